@@ -1,0 +1,1 @@
+"""Followup service side: settings, composition root, CLI, channels and use-case services."""

@@ -1,0 +1,1 @@
+"""Channel shells: translate inbound input to events and render messages per channel."""

@@ -1,0 +1,1 @@
+"""The local web chat: page, JSON endpoints and its sender."""

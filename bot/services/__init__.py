@@ -1,0 +1,1 @@
+"""Use cases with I/O: conversations, rounds, results, seeding."""

@@ -1,0 +1,203 @@
+"""The one validated configuration class; nothing else in Followup reads the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dialogs.model import LOCALES
+
+OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+
+
+def _env(name: str) -> AliasChoices:
+    # The environment name is the documented one; the field name works in code and tests.
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Every setting of a Followup deployment, read from the environment and an optional .env."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///followup.db",
+        validation_alias=_env("DATABASE_URL"),
+        description="Database URL; SQLite file in the working directory by default, "
+        "`postgresql://...` in production.",
+    )
+    host: str = Field(
+        "127.0.0.1", validation_alias=_env("FOLLOWUP_HOST"), description="Address to listen on."
+    )
+    port: int = Field(
+        8080, ge=1, le=65535, validation_alias=_env("FOLLOWUP_PORT"), description="Port."
+    )
+    public_url: str | None = Field(
+        None,
+        validation_alias=_env("FOLLOWUP_PUBLIC_URL"),
+        description="Public https base URL; switches the Telegram webhook and secure cookies on.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("FOLLOWUP_SECRET_KEY"),
+        description="Signs cookies; generated and stored in the database when absent.",
+    )
+    timezone: str = Field(
+        "Europe/Oslo",
+        validation_alias=_env("FOLLOWUP_TIMEZONE"),
+        description="Default time zone (units may set their own).",
+    )
+    default_locale: Literal["nb", "nn", "en"] = Field(
+        "nb",
+        validation_alias=_env("FOLLOWUP_DEFAULT_LOCALE"),
+        description="Default language: nb, nn or en (units and people may set their own).",
+    )
+    min_group_size: int = Field(
+        5,
+        ge=2,
+        validation_alias=_env("FOLLOWUP_MIN_GROUP_SIZE"),
+        description="k: groups with fewer respondents are never shown on their own.",
+    )
+    retention_days: int = Field(
+        365,
+        ge=1,
+        validation_alias=_env("FOLLOWUP_RETENTION_DAYS"),
+        description="Days before identifiable data is purged.",
+    )
+    demo_mode: bool = Field(
+        True,
+        validation_alias=_env("FOLLOWUP_DEMO_MODE"),
+        description="Offer a 'pick a demo person' list in the web chat (only on a loopback host).",
+    )
+    load_examples: bool = Field(
+        True,
+        validation_alias=_env("FOLLOWUP_LOAD_EXAMPLES"),
+        description="Load `examples/` into an empty database at start-up.",
+    )
+    test_database_url: str | None = Field(
+        None,
+        validation_alias=_env("FOLLOWUP_TEST_DATABASE_URL"),
+        description="PostgreSQL server URL the test suite may create databases on.",
+    )
+    telegram_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("TELEGRAM_BOT_TOKEN"),
+        description="Bot token from BotFather; switches Telegram on.",
+    )
+    telegram_api_base_url: str = Field(
+        OFFICIAL_TELEGRAM_API,
+        validation_alias=_env("TELEGRAM_API_BASE_URL"),
+        description="Bot API server root.",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("TELEGRAM_WEBHOOK_SECRET"),
+        description="Secret Telegram must send with every webhook call.",
+    )
+    microsoft_app_id: str | None = Field(
+        None,
+        validation_alias=_env("MicrosoftAppId"),
+        description="Azure bot app id; switches Teams on.",
+    )
+    microsoft_app_password: SecretStr | None = Field(
+        None, validation_alias=_env("MicrosoftAppPassword"), description="Azure bot secret."
+    )
+    microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
+        "SingleTenant", validation_alias=_env("MicrosoftAppType"), description="Azure app type."
+    )
+    microsoft_app_tenant_id: str | None = Field(
+        None,
+        validation_alias=_env("MicrosoftAppTenantId"),
+        description="Tenant id (required for SingleTenant).",
+    )
+    teams_dev_mode: bool = Field(
+        False,
+        validation_alias=_env("FOLLOWUP_TEAMS_DEV_MODE"),
+        description="Mount Teams without auth for the local Playground (loopback host only).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value and not value.startswith("https://"):
+            raise ValueError("must start with https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.split(":", 1)[0].startswith(("sqlite", "postgres")):
+            raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        return value
+
+    @property
+    def loopback_host(self) -> bool:
+        """Whether the server listens on a loopback address only."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Demo people are offered only on a loopback host."""
+        return self.demo_mode and self.loopback_host
+
+
+class SettingsError(Exception):
+    """Configuration that cannot start the service; the message names each variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, turning validation errors into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field_name = str(problem["loc"][0]) if problem["loc"] else "?"
+            lines.append(f"{env_name(field_name)}: {problem['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets a field (or the name itself if unknown)."""
+    field = Settings.model_fields.get(field_name)
+    alias = field.validation_alias if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field_name
+
+
+def render_config_table() -> str:
+    """The README's configuration table, generated from the Settings fields."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = (
+            "—"
+            if default is None
+            else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        )
+        rows.append(f"| `{env_name(name)}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+__all__ = ["LOCALES", "Settings", "SettingsError", "load_settings", "render_config_table"]

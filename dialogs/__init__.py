@@ -1,0 +1,1 @@
+"""The pure core: questionnaire model, loader, engine, privacy and policy rules."""

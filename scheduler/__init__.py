@@ -1,0 +1,1 @@
+"""When things run: scheduled jobs as thin calls into services."""

@@ -1,0 +1,1 @@
+"""Persistence: schema, migrations, engine set-up and repositories."""
