@@ -1,0 +1,85 @@
+"""Composition root: builds the aiohttp application and starts/stops its long-lived parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from bot.channels.web.routes import WebChat
+from bot.channels.web.sender import WebChatSender
+from bot.services.conversation import ConversationService
+from bot.services.questionnaires import QuestionnaireCatalog
+from bot.services.rounds import RoundService
+from bot.settings import Settings
+from scheduler.outbox import OutboxDrainer
+from storage.models import utcnow
+from storage.store import Store
+
+
+@dataclass
+class Services:
+    """Everything the routes and commands use, built once per app."""
+
+    store: Store
+    catalog: QuestionnaireCatalog
+    conversation: ConversationService
+    rounds: RoundService
+    drainer: OutboxDrainer
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Services:
+    """The service graph on a new engine (no I/O yet)."""
+    store = Store.connect(settings.database_url)
+    catalog = QuestionnaireCatalog()
+    return Services(
+        store=store,
+        catalog=catalog,
+        conversation=ConversationService(store, catalog, settings.default_locale),
+        rounds=RoundService(store, catalog, settings.default_locale),
+        drainer=OutboxDrainer(store, {"web": WebChatSender(store)}, clock),
+    )
+
+
+async def secret_key(settings: Settings, store: Store) -> bytes:
+    """The configured secret, or one generated once and kept in the database."""
+    if settings.secret_key:
+        return settings.secret_key.get_secret_value().encode()
+    async with store.transaction() as tx:
+        value = await tx.service_settings.get_or_create(
+            "secret_key", lambda: secrets.token_hex(32)
+        )
+    return value.encode()
+
+
+def create_app(
+    settings: Settings, clock: Callable[[], datetime] = utcnow, drain_interval: float = 1.0
+) -> web.Application:
+    """The application: web chat routes now, Telegram and Teams routes when configured."""
+    app = web.Application(client_max_size=1024 * 1024)
+    services = build_services(settings, clock)
+    app[SERVICES] = services
+
+    chat = WebChat(services.store, services.conversation, settings, b"", clock)
+    chat.register(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        # The cookie key may live in the database, so it is read once the app starts.
+        chat.secret = await secret_key(settings, services.store)
+        drainer = asyncio.create_task(services.drainer.run(drain_interval))
+        yield
+        drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drainer
+        await services.store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

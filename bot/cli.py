@@ -1,0 +1,288 @@
+"""The `followup` command: serve, database, imports, questionnaires, invites, rounds, results."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from aiohttp import web
+
+from bot.app import Services, build_services, create_app
+from bot.services.imports import ImportError_, ImportService
+from bot.services.results import ResultsFormat, ResultsService
+from bot.services.rounds import RoundError
+from bot.services.seed import database_is_empty, load_examples
+from bot.settings import Settings, SettingsError, load_settings
+from dialogs.loader import QuestionnaireError, load_questionnaire
+from dialogs.model import Role
+from storage.migrate import upgrade
+from storage.models import utcnow
+
+T = TypeVar("T")
+app = typer.Typer(
+    help="Followup: questionnaires and measure check-ins in chat.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+org_app = typer.Typer(help="The organisation (units).", no_args_is_help=True)
+people_app = typer.Typer(help="The roster of people.", no_args_is_help=True)
+measures_app = typer.Typer(help="Improvement areas and measures.", no_args_is_help=True)
+questionnaire_app = typer.Typer(help="Questionnaire definition files.", no_args_is_help=True)
+invite_app = typer.Typer(help="Enrollment codes.", no_args_is_help=True)
+round_app = typer.Typer(help="Rounds: a questionnaire sent to units.", no_args_is_help=True)
+for sub, name in [
+    (db_app, "db"),
+    (org_app, "org"),
+    (people_app, "people"),
+    (measures_app, "measures"),
+    (questionnaire_app, "questionnaire"),
+    (invite_app, "invite"),
+    (round_app, "round"),
+]:
+    app.add_typer(sub, name=name)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def _with_services(work: Callable[[Services, Settings], Awaitable[T]]) -> T:
+    """Migrate, run `work` against the services, and close the engine."""
+    settings = _settings()
+
+    async def main() -> T:
+        await upgrade(settings.database_url)
+        services = build_services(settings)
+        try:
+            return await work(services, settings)
+        finally:
+            await services.store.close()
+
+    try:
+        return asyncio.run(main())
+    except (ImportError_, RoundError, QuestionnaireError, LookupError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _when(value: str | None, default: datetime, zone: str) -> datetime:
+    """A date or date-time in the deployment's zone (ISO 8601), as aware UTC."""
+    if value is None:
+        return default
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    return parsed.astimezone(UTC)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Override FOLLOWUP_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override FOLLOWUP_PORT.")] = None,
+) -> None:
+    """Migrate, load the examples into an empty database, and serve the bot."""
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+    async def prepare() -> None:
+        await upgrade(settings.database_url)
+        if not settings.load_examples:
+            return
+        services = build_services(settings)
+        try:
+            if await database_is_empty(services.store):
+                round_id = await load_examples(services.store, services.rounds, utcnow())
+                typer.echo(f"followup: loaded the examples (round {round_id} is open)")
+        finally:
+            await services.store.close()
+
+    asyncio.run(prepare())
+    typer.echo(f"followup: web chat at http://{settings.host}:{settings.port}/chat", err=False)
+    sys.stdout.flush()
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest version."""
+    settings = _settings()
+    asyncio.run(upgrade(settings.database_url))
+    typer.echo("database is up to date")
+
+
+@org_app.command("import")
+def org_import(path: Path) -> None:
+    """Create or update units from a YAML tree or a CSV (id,parent,name_nb,...)."""
+    count = _with_services(lambda s, _: ImportService(s.store).import_org(path))
+    typer.echo(f"imported {count} units")
+
+
+@people_app.command("import")
+def people_import(
+    path: Path,
+    deactivate_missing: Annotated[
+        bool, typer.Option(help="Deactivate people not in the file (leavers).")
+    ] = False,
+) -> None:
+    """Sync the roster from CSV (email,name,unit,role,locale; a row per membership)."""
+    report = _with_services(
+        lambda s, _: ImportService(s.store).import_people(path, deactivate_missing)
+    )
+    typer.echo(
+        f"created {report.created}, updated {report.updated}, deactivated {report.deactivated}"
+    )
+
+
+@measures_app.command("import")
+def measures_import(path: Path) -> None:
+    """Create or update improvement areas and measures from YAML."""
+    count = _with_services(lambda s, _: ImportService(s.store).import_measures(path))
+    typer.echo(f"imported {count} measures")
+
+
+@questionnaire_app.command("validate")
+def questionnaire_validate(paths: list[Path]) -> None:
+    """Check questionnaire files; every error is printed with file, line and item."""
+    failed = False
+    for path in paths:
+        try:
+            questionnaire = load_questionnaire(path)
+        except QuestionnaireError as error:
+            failed = True
+            for problem in error.errors:
+                typer.echo(str(problem), err=True)
+        else:
+            typer.echo(
+                f"{path}: ok ({len(questionnaire.items)} items, {questionnaire.content_hash[:12]})"
+            )
+    if failed:
+        raise typer.Exit(1)
+
+
+@questionnaire_app.command("load")
+def questionnaire_load(path: Path) -> None:
+    """Validate (against the stored measures) and store a questionnaire version."""
+    questionnaire_id, version = _with_services(lambda s, _: s.rounds.load_questionnaire(path))
+    typer.echo(f"loaded {questionnaire_id} as version {version}")
+
+
+@invite_app.command("create")
+def invite_create(
+    unit: Annotated[str, typer.Option(help="Unit the new person joins.")],
+    role: Annotated[Role, typer.Option(help="Role in that unit.")] = Role.STAFF,
+    uses: Annotated[int, typer.Option(min=1, help="How many people may use it.")] = 1,
+    days: Annotated[int, typer.Option(min=1, help="Days until it expires.")] = 14,
+) -> None:
+    """Print a new invite code for a unit."""
+    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+
+    async def create(services: Services, _settings: Settings) -> None:
+        async with services.store.transaction() as tx:
+            if await tx.org.unit(unit) is None:
+                raise LookupError(f"unknown unit {unit!r}")
+            await tx.org.create_invite(
+                code, utcnow() + timedelta(days=days), unit, None, role, uses
+            )
+
+    _with_services(create)
+    typer.echo(code)
+
+
+@round_app.command("create")
+def round_create(
+    questionnaire: Annotated[str, typer.Option(help="Questionnaire id (loaded).")],
+    unit: Annotated[list[str], typer.Option(help="Audience unit (repeatable; subtrees).")],
+    opens: Annotated[str | None, typer.Option(help="ISO date/time; default now.")] = None,
+    closes: Annotated[str | None, typer.Option(help="ISO date/time; default in 14 days.")] = None,
+    anonymous: Annotated[bool, typer.Option(help="Keep who answered apart from answers.")] = False,
+    name: Annotated[str | None, typer.Option(help="A name shown instead of the title.")] = None,
+) -> None:
+    """Create a draft round; prints its id."""
+
+    async def create(services: Services, settings: Settings) -> int:
+        now = utcnow()
+        return await services.rounds.create(
+            questionnaire,
+            unit,
+            _when(opens, now, settings.timezone),
+            _when(closes, now + timedelta(days=14), settings.timezone),
+            anonymous,
+            name,
+        )
+
+    typer.echo(_with_services(create))
+
+
+@round_app.command("open")
+def round_open(round_id: int) -> None:
+    """Open a round: invite its audience and queue the invitations."""
+    report = _with_services(lambda s, _: s.rounds.open(round_id, utcnow()))
+    typer.echo(
+        f"round {report.round_id}: {report.invited} invited, {report.queued} invitations queued, "
+        f"{report.without_identity} without a chat identity yet"
+    )
+
+
+@round_app.command("close")
+def round_close(round_id: int) -> None:
+    """Stop accepting answers."""
+    _with_services(lambda s, _: s.rounds.close(round_id))
+    typer.echo(f"round {round_id} closed")
+
+
+@round_app.command("extend")
+def round_extend(
+    round_id: int, closes: Annotated[str, typer.Option(help="New closing date/time (ISO).")]
+) -> None:
+    """Move the deadline (reopens a closed round if the new deadline is ahead)."""
+    _with_services(
+        lambda s, settings: s.rounds.extend(
+            round_id, _when(closes, utcnow(), settings.timezone), utcnow()
+        )
+    )
+    typer.echo(f"round {round_id} now closes {closes}")
+
+
+@app.command()
+def results(
+    round_id: int,
+    format: Annotated[ResultsFormat, typer.Option("--format", help="Output format.")] = (
+        ResultsFormat.TEXT
+    ),
+    locale: Annotated[str | None, typer.Option(help="nb, nn or en.")] = None,
+    by_unit: Annotated[bool, typer.Option(help="Add a breakdown by unit.")] = False,
+) -> None:
+    """Results of a round (n, %, denominators; groups under k are suppressed)."""
+    output = _with_services(
+        lambda s, settings: ResultsService(s.store, s.catalog, settings).render(
+            round_id, format, locale or settings.default_locale, by_unit
+        )
+    )
+    sys.stdout.write(output)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

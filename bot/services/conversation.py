@@ -1,0 +1,307 @@
+"""The conversation use case: one inbound event, one transaction, the person's lock held."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import get_args
+
+from bot.services.messages import (
+    BeginRound,
+    Event,
+    Help,
+    Invitation,
+    LanguageMenu,
+    Message,
+    RedeemCode,
+    RoundChoice,
+    SetLanguage,
+    ShowRounds,
+)
+from bot.services.questionnaires import QuestionnaireCatalog
+from dialogs import engine
+from dialogs.i18n import normalize_locale, translate
+from dialogs.model import LOCALES, AnswerValue, Item, Questionnaire, Role
+from dialogs.records import ParticipationStatus, PersonRecord, RoundRecord, UnitRecord
+from storage.store import Store, Transaction
+
+ENGINE_EVENTS = get_args(engine.Event)
+LANGUAGE_NAMES = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the service answers to one inbound event."""
+
+    messages: tuple[Message, ...]
+    person_id: int | None
+    locale: str
+
+
+class ConversationService:
+    """Handles events from every channel against the dialog engine and the database."""
+
+    def __init__(self, store: Store, catalog: QuestionnaireCatalog, default_locale: str) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.default_locale = default_locale
+
+    async def handle(self, channel: str, external_id: str, event: Event, now: datetime) -> Reply:
+        """Handle one event from one channel address, in one transaction."""
+        async with self.store.transaction() as tx:
+            identity = await tx.org.ensure_identity(channel, external_id)
+            person_id = identity.person_id
+            if person_id is None:
+                if isinstance(event, RedeemCode | engine.Text):
+                    code = event.code if isinstance(event, RedeemCode) else event.text
+                    return await self._redeem(tx, identity.id, code, now)
+                return Reply(
+                    (self._say("service.not_linked", self.default_locale),),
+                    None,
+                    self.default_locale,
+                )
+            focus = await tx.conversations.lock(person_id)
+            person = await tx.org.person(person_id)
+            if person is None or not person.active:
+                return Reply(
+                    (self._say("service.inactive", self.default_locale),),
+                    None,
+                    self.default_locale,
+                )
+            locale = await self._locale(tx, person)
+            messages = await self._dispatch(tx, person, locale, focus, event, now)
+            return Reply(messages, person.id, await self._locale(tx, person, fresh=True))
+
+    async def link(self, channel: str, external_id: str, person_id: int, now: datetime) -> Reply:
+        """Connect a channel address to a known person and greet them (demo and linking)."""
+        async with self.store.transaction() as tx:
+            identity = await tx.org.ensure_identity(channel, external_id)
+            await tx.org.link_identity(identity.id, person_id)
+            person = await tx.org.person(person_id)
+            if person is None:
+                raise LookupError(f"no person {person_id}")
+            locale = await self._locale(tx, person)
+            return Reply(await self._greeting(tx, person, locale, now), person.id, locale)
+
+    async def _redeem(self, tx: Transaction, identity_id: int, code: str, now: datetime) -> Reply:
+        redeemed = await tx.org.redeem_invite(code, now)
+        if redeemed is None:
+            return Reply(
+                (self._say("service.invite_invalid", self.default_locale),),
+                None,
+                self.default_locale,
+            )
+        unit_id, person_id, role = redeemed
+        if person_id is None:
+            unit = await tx.org.unit(unit_id) if unit_id else None
+            person = await tx.org.create_person(None, unit.locale if unit else None)
+            person_id = person.id
+        if unit_id:
+            await tx.org.add_membership(person_id, unit_id, role)
+            await self._invite_to_open_rounds(tx, person_id, unit_id, role, now)
+        await tx.org.link_identity(identity_id, person_id)
+        found = await tx.org.person(person_id)
+        assert found is not None
+        locale = await self._locale(tx, found)
+        return Reply(await self._greeting(tx, found, locale, now), person_id, locale)
+
+    async def _invite_to_open_rounds(
+        self, tx: Transaction, person_id: int, unit_id: str, role: Role, now: datetime
+    ) -> None:
+        # Someone enrolled after a round opened still belongs to its audience.
+        lineage = {unit_id, *[u.id for u in await self._ancestors(tx, unit_id)]}
+        for round_ in await tx.rounds.all():
+            if round_.accepts_answers(now) and lineage & set(round_.unit_ids):
+                await tx.rounds.invite(round_.id, person_id, unit_id, now.date())
+
+    async def _ancestors(self, tx: Transaction, unit_id: str) -> list[UnitRecord]:
+        units = {u.id: u for u in await tx.org.units()}
+        chain: list[UnitRecord] = []
+        current = units.get(unit_id)
+        while current and current.parent_id:
+            current = units.get(current.parent_id)
+            if current:
+                chain.append(current)
+        return chain
+
+    async def _dispatch(
+        self,
+        tx: Transaction,
+        person: PersonRecord,
+        locale: str,
+        focus: int | None,
+        event: Event,
+        now: datetime,
+    ) -> tuple[Message, ...]:
+        if isinstance(event, RedeemCode):
+            return (self._say("service.already_linked", locale),)
+        if isinstance(event, ShowRounds):
+            return await self._greeting(tx, person, locale, now)
+        if isinstance(event, Help):
+            return (self._say("service.help", locale),)
+        if isinstance(event, SetLanguage):
+            return await self._set_language(tx, person, focus, event.locale, now)
+        if isinstance(event, BeginRound):
+            return await self._begin(tx, person, locale, event.round_id, now)
+        if focus is None:
+            return await self._greeting(tx, person, locale, now)
+        return await self._advance(tx, person, locale, focus, event, now)
+
+    async def _set_language(
+        self,
+        tx: Transaction,
+        person: PersonRecord,
+        focus: int | None,
+        requested: str | None,
+        now: datetime,
+    ) -> tuple[Message, ...]:
+        locale = await self._locale(tx, person)
+        chosen = normalize_locale(requested, "") if requested else ""
+        if chosen not in LOCALES:
+            options = tuple((code, LANGUAGE_NAMES[code]) for code in LOCALES)
+            return (LanguageMenu(translate(locale, "service.language.pick"), options),)
+        await tx.org.set_person_locale(person.id, chosen)
+        said: tuple[Message, ...] = (self._say("service.language.set", chosen),)
+        if focus is None:
+            return said
+        round_ = await tx.rounds.get(focus)
+        stored = await tx.conversations.state(person.id, focus)
+        if round_ is None or stored is None:
+            return said
+        questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+        state = engine.DialogState.from_dict(stored).with_locale(chosen)
+        await tx.conversations.save_state(person.id, focus, state.to_dict())
+        return said + engine.current_prompt(questionnaire, state)
+
+    async def _begin(
+        self, tx: Transaction, person: PersonRecord, locale: str, round_id: int, now: datetime
+    ) -> tuple[Message, ...]:
+        round_ = await tx.rounds.get(round_id)
+        participation = await tx.rounds.participation(round_id, person.id)
+        if round_ is None or participation is None:
+            return (self._say("service.round_unknown", locale),)
+        if participation.status == ParticipationStatus.COMPLETED:
+            return (self._say("service.round_done", locale),)
+        if not round_.accepts_answers(now):
+            return (self._say("service.round_closed", locale),)
+        await tx.conversations.set_focus(person.id, round_id)
+        return await self._advance(tx, person, locale, round_id, engine.Start(), now)
+
+    async def _advance(
+        self,
+        tx: Transaction,
+        person: PersonRecord,
+        locale: str,
+        round_id: int,
+        event: Event,
+        now: datetime,
+    ) -> tuple[Message, ...]:
+        round_ = await tx.rounds.get(round_id)
+        participation = await tx.rounds.participation(round_id, person.id)
+        if round_ is None or participation is None:
+            await tx.conversations.set_focus(person.id, None)
+            return (self._say("service.round_unknown", locale),)
+        if not round_.accepts_answers(now):
+            return (self._say("service.round_closed", locale),)
+        if not isinstance(event, ENGINE_EVENTS):
+            return (self._say("service.help", locale),)
+        questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+        stored = await tx.conversations.state(person.id, round_id)
+        state = engine.DialogState.from_dict(stored) if stored else None
+        if state is None:
+            state = engine.start_state(questionnaire, locale)
+        transition = engine.advance(questionnaire, state, event, now)
+        if not transition.changed:
+            return transition.messages
+        if not round_.anonymous:
+            for recorded in transition.recorded:
+                await tx.answers.append(
+                    round_id,
+                    person.id,
+                    participation.unit_id,
+                    recorded.item_id,
+                    recorded.value,
+                    recorded.measure,
+                )
+        if transition.submitted:
+            return transition.messages + await self._submit(
+                tx,
+                person,
+                locale,
+                round_,
+                participation.unit_id,
+                questionnaire,
+                transition.state,
+                now,
+            )
+        await tx.conversations.save_state(person.id, round_id, transition.state.to_dict())
+        return transition.messages
+
+    async def _submit(
+        self,
+        tx: Transaction,
+        person: PersonRecord,
+        locale: str,
+        round_: RoundRecord,
+        unit_id: str,
+        questionnaire: Questionnaire,
+        state: engine.DialogState,
+        now: datetime,
+    ) -> tuple[Message, ...]:
+        answers = _final_answers(engine.visible_answers(questionnaire, state))
+        if round_.anonymous:
+            await tx.answers.submit_anonymous(round_.id, unit_id, answers)
+        else:
+            await tx.answers.submit_identified(round_.id, person.id, unit_id, answers)
+        # In-progress answers leave with the state, in the same transaction as the submit.
+        await tx.conversations.delete_state(person.id, round_.id)
+        await tx.rounds.complete(round_.id, person.id, now.date())
+        await tx.conversations.set_focus(person.id, None)
+        remaining = await tx.rounds.open_rounds_for(person.id, now)
+        return (await self._offer(tx, remaining, locale),) if remaining else ()
+
+    async def _greeting(
+        self, tx: Transaction, person: PersonRecord, locale: str, now: datetime
+    ) -> tuple[Message, ...]:
+        rounds = await tx.rounds.open_rounds_for(person.id, now)
+        return (await self._offer(tx, rounds, locale),)
+
+    async def _offer(
+        self, tx: Transaction, rounds: Sequence[RoundRecord], locale: str
+    ) -> Invitation:
+        choices = []
+        for round_ in rounds:
+            questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+            title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
+            choices.append(RoundChoice(round_.id, title, translate(locale, "service.begin")))
+        key = "service.open_rounds" if choices else "service.no_open_rounds"
+        return Invitation(key, translate(locale, key), tuple(choices))
+
+    async def _locale(self, tx: Transaction, person: PersonRecord, fresh: bool = False) -> str:
+        if fresh:
+            reloaded = await tx.org.person(person.id)
+            person = reloaded or person
+        if person.locale:
+            return normalize_locale(person.locale, self.default_locale)
+        units = {u.id: u for u in await tx.org.units()}
+        for membership in await tx.org.memberships(person.id):
+            unit = units.get(membership.unit_id)
+            while unit is not None:
+                if unit.locale:
+                    return normalize_locale(unit.locale, self.default_locale)
+                unit = units.get(unit.parent_id) if unit.parent_id else None
+        return self.default_locale
+
+    @staticmethod
+    def _say(key: str, locale: str) -> engine.Say:
+        return engine.Say(key=key, text=translate(locale, key))
+
+
+def _final_answers(
+    pairs: Sequence[tuple[Item, AnswerValue]],
+) -> list[tuple[str, AnswerValue, str | None]]:
+    return [(item.id, value, item.measure) for item, value in pairs]
+
+
+__all__ = ["ConversationService", "Reply"]

@@ -1,0 +1,214 @@
+"""Imports of the organisation (YAML/CSV), the roster (CSV) and measures (YAML)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from dialogs.model import LOCALES, LocalizedText, Role
+from dialogs.records import UnitRecord
+from storage.store import Store
+
+
+class ImportError_(Exception):
+    """An import file with problems; every problem is listed, nothing was changed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PeopleReport:
+    """What a roster sync changed."""
+
+    created: int
+    updated: int
+    deactivated: int
+
+
+def _text(value: Any) -> LocalizedText:
+    if isinstance(value, Mapping):
+        return LocalizedText(**{k: str(v) for k, v in value.items() if k in LOCALES})
+    return LocalizedText(nb=str(value)) if value is not None else LocalizedText()
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping (empty for an empty file)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ImportError_([f"{path}: the top level must be a mapping"])
+    return data
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    raw = path.read_text(encoding="utf-8-sig")
+    dialect = csv.Sniffer().sniff(raw.splitlines()[0] if raw else ",", delimiters=",;\t")
+    return [
+        {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        for row in csv.DictReader(io.StringIO(raw), dialect=dialect)
+    ]
+
+
+def parse_org(path: Path) -> list[tuple[UnitRecord, str | None]]:
+    """Units (with their kind) from an organisation YAML tree or a flat CSV."""
+    if path.suffix.lower() == ".csv":
+        return [
+            (
+                UnitRecord(
+                    id=row.get("id", ""),
+                    parent_id=row.get("parent") or None,
+                    name=LocalizedText(
+                        nb=row.get("name_nb") or row.get("name"),
+                        nn=row.get("name_nn") or None,
+                        en=row.get("name_en") or None,
+                    ),
+                    timezone=row.get("timezone") or None,
+                    locale=row.get("locale") or None,
+                ),
+                row.get("kind") or None,
+            )
+            for row in _read_rows(path)
+        ]
+    return list(_walk_units(read_yaml(path).get("units") or [], None))
+
+
+def _walk_units(
+    nodes: list[Mapping[str, Any]], parent: str | None
+) -> Iterator[tuple[UnitRecord, str | None]]:
+    for node in nodes:
+        unit_id = str(node.get("id", ""))
+        yield (
+            UnitRecord(
+                id=unit_id,
+                parent_id=parent,
+                name=_text(node.get("name")),
+                timezone=node.get("timezone"),
+                locale=node.get("locale"),
+            ),
+            node.get("kind"),
+        )
+        yield from _walk_units(node.get("children") or [], unit_id)
+
+
+def check_units(units: list[tuple[UnitRecord, str | None]], known: set[str]) -> list[str]:
+    """Problems with a set of units: ids, parents, names, zones, locales."""
+    problems: list[str] = []
+    ids = [u.id for u, _ in units]
+    for unit, _kind in units:
+        if not unit.id:
+            problems.append("a unit has no id")
+        if ids.count(unit.id) > 1:
+            problems.append(f"unit {unit.id}: duplicate id")
+        if unit.parent_id and unit.parent_id not in set(ids) | known:
+            problems.append(f"unit {unit.id}: unknown parent {unit.parent_id!r}")
+        if not unit.name.nb:
+            problems.append(f"unit {unit.id}: missing name (nb)")
+        if unit.locale and unit.locale not in LOCALES:
+            problems.append(f"unit {unit.id}: locale must be one of nb, nn, en")
+        if unit.timezone:
+            try:
+                ZoneInfo(unit.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"unit {unit.id}: unknown time zone {unit.timezone!r}")
+    return sorted(set(problems), key=problems.index)
+
+
+class ImportService:
+    """Validates whole files first, then writes them in one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def import_org(self, path: Path) -> int:
+        """Create or update units; returns how many were in the file."""
+        units = parse_org(path)
+        async with self.store.transaction() as tx:
+            known = {u.id for u in await tx.org.units()}
+            problems = check_units(units, known)
+            if problems:
+                raise ImportError_(problems)
+            for unit, kind in units:  # parents come before children in both formats
+                await tx.org.upsert_unit(unit, kind)
+        return len(units)
+
+    async def import_people(self, path: Path, deactivate_missing: bool = False) -> PeopleReport:
+        """Sync the roster (e-mail, name, unit, role, locale; a row per membership)."""
+        rows = _read_rows(path)
+        async with self.store.transaction() as tx:
+            known = {u.id for u in await tx.org.units()}
+            problems: list[str] = []
+            people: dict[str, list[dict[str, str]]] = {}
+            for number, row in enumerate(rows, start=2):
+                email = row.get("email", "").lower()
+                if "@" not in email:
+                    problems.append(f"line {number}: missing or invalid e-mail")
+                if row.get("unit") not in known:
+                    problems.append(f"line {number}: unknown unit {row.get('unit')!r}")
+                if (row.get("role") or "staff") not in {r.value for r in Role}:
+                    problems.append(f"line {number}: unknown role {row.get('role')!r}")
+                if row.get("locale") and row["locale"] not in LOCALES:
+                    problems.append(f"line {number}: locale must be one of nb, nn, en")
+                people.setdefault(email, []).append(row)
+            if problems:
+                raise ImportError_(problems)
+            created = updated = 0
+            for email, memberships in people.items():
+                first = memberships[0]
+                person, is_new = await tx.org.upsert_person(
+                    email, first.get("name") or None, first.get("locale") or None
+                )
+                created, updated = created + is_new, updated + (not is_new)
+                await tx.org.set_memberships(
+                    person.id, [(r["unit"], Role(r.get("role") or "staff")) for r in memberships]
+                )
+            deactivated = (
+                await tx.org.deactivate_people_except(set(people)) if deactivate_missing else 0
+            )
+        return PeopleReport(created, updated, deactivated)
+
+    async def import_measures(self, path: Path) -> int:
+        """Create or update improvement areas and measures; returns the number of measures."""
+        data = read_yaml(path)
+        async with self.store.transaction() as tx:
+            known = {u.id for u in await tx.org.units()}
+            problems: list[str] = []
+            seen: set[str] = set()
+            for area in data.get("areas") or []:
+                for measure in area.get("measures") or []:
+                    slug = str(measure.get("id", ""))
+                    if not slug:
+                        problems.append(f"area {area.get('id')}: a measure has no id")
+                    if slug in seen:
+                        problems.append(f"measure {slug}: duplicate id")
+                    seen.add(slug)
+                    for unit in measure.get("units") or []:
+                        if unit not in known:
+                            problems.append(f"measure {slug}: unknown unit {unit!r}")
+                    for field in ("planned_start", "deadline"):
+                        value = measure.get(field)
+                        if value is not None and not isinstance(value, date):
+                            problems.append(f"measure {slug}: {field} must be a date YYYY-MM-DD")
+            if problems:
+                raise ImportError_(problems)
+            for area in data.get("areas") or []:
+                await tx.measures.upsert_area(str(area["id"]), _text(area.get("title")))
+                for measure in area.get("measures") or []:
+                    await tx.measures.upsert_measure(
+                        str(measure["id"]),
+                        str(area["id"]),
+                        _text(measure.get("title")),
+                        [str(u) for u in measure.get("units") or []],
+                        owner=measure.get("owner"),
+                        planned_start=measure.get("planned_start"),
+                        deadline=measure.get("deadline"),
+                    )
+        return len(seen)

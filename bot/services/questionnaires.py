@@ -1,0 +1,30 @@
+"""Questionnaire versions as definitions: parsed once from their stored source and cached."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dialogs.loader import parse_questionnaire
+from dialogs.model import Questionnaire
+from storage.store import Transaction
+
+
+class QuestionnaireCatalog:
+    """Version id -> parsed Questionnaire; versions never change, so the cache never expires."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, Questionnaire] = {}
+
+    async def get(self, tx: Transaction, version_id: int) -> Questionnaire:
+        """The definition of a stored version."""
+        cached = self._cache.get(version_id)
+        if cached is not None:
+            return cached
+        source, content_hash = await tx.questionnaires.source(version_id)
+        parsed = parse_questionnaire(
+            source, f"questionnaire version {version_id}", await tx.measures.infos()
+        )
+        # The stored hash names the version, even if measure titles were edited since.
+        questionnaire = dataclasses.replace(parsed, content_hash=content_hash)
+        self._cache[version_id] = questionnaire
+        return questionnaire

@@ -1,0 +1,163 @@
+"""Round use cases: load a questionnaire, create, open (enqueue invitations), close, extend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.services.questionnaires import QuestionnaireCatalog
+from dialogs.i18n import normalize_locale, translate
+from dialogs.loader import load_questionnaire
+from dialogs.model import RoundState
+from dialogs.records import UnitRecord
+from storage.store import Store, Transaction
+
+
+class RoundError(Exception):
+    """A round operation that cannot be done (the message says why)."""
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """What opening a round did."""
+
+    round_id: int
+    invited: int
+    queued: int
+    without_identity: int
+
+
+def subtree(units: Sequence[UnitRecord], roots: Sequence[str]) -> set[str]:
+    """The ids of `roots` and every unit below them."""
+    children: dict[str | None, list[str]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found: set[str] = set()
+    pending = list(roots)
+    while pending:
+        unit_id = pending.pop()
+        if unit_id not in found:
+            found.add(unit_id)
+            pending.extend(children.get(unit_id, []))
+    return found
+
+
+def _source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+class RoundService:
+    """Creates and runs rounds; the CLI, chat commands and dashboard all call this."""
+
+    def __init__(self, store: Store, catalog: QuestionnaireCatalog, default_locale: str) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.default_locale = default_locale
+
+    async def load_questionnaire(self, path: Path) -> tuple[str, int]:
+        """Validate a questionnaire file against the stored measures and store its version."""
+        async with self.store.transaction() as tx:
+            questionnaire = load_questionnaire(path, await tx.measures.infos())
+            version = await tx.questionnaires.store_version(
+                questionnaire.id, questionnaire.content_hash, _source(path)
+            )
+        return questionnaire.id, version
+
+    async def create(
+        self,
+        questionnaire_id: str,
+        unit_ids: Sequence[str],
+        opens_at: datetime,
+        closes_at: datetime,
+        anonymous: bool = False,
+        name: str | None = None,
+    ) -> int:
+        """A draft round of the newest version of a questionnaire."""
+        if closes_at <= opens_at:
+            raise RoundError("the closing time must be after the opening time")
+        async with self.store.transaction() as tx:
+            version = await tx.questionnaires.latest_version(questionnaire_id)
+            if version is None:
+                raise RoundError(f"questionnaire {questionnaire_id!r} is not loaded")
+            known = {u.id for u in await tx.org.units()}
+            unknown = sorted(set(unit_ids) - known)
+            if unknown or not unit_ids:
+                raise RoundError(f"unknown units: {', '.join(unknown) or '(none given)'}")
+            return await tx.rounds.create(version, unit_ids, opens_at, closes_at, anonymous, name)
+
+    async def open(self, round_id: int, now: datetime) -> OpenReport:
+        """Invite the audience (active members of the units' subtrees) and queue invitations."""
+        async with self.store.transaction() as tx:
+            round_ = await tx.rounds.get(round_id)
+            if round_ is None:
+                raise RoundError(f"round {round_id} does not exist")
+            if round_.state == RoundState.CLOSED:
+                raise RoundError(f"round {round_id} is closed")
+            await tx.rounds.set_state(round_id, RoundState.OPEN)
+            audience = subtree(await tx.org.units(), round_.unit_ids)
+            invited = queued = without = 0
+            seen: set[int] = set()
+            for membership in await tx.org.all_memberships():
+                if membership.unit_id not in audience or membership.person_id in seen:
+                    continue
+                seen.add(membership.person_id)
+                await tx.rounds.invite(
+                    round_id, membership.person_id, membership.unit_id, now.date()
+                )
+                invited += 1
+                if await self._queue_invitation(tx, round_id, membership.person_id):
+                    queued += 1
+                else:
+                    without += 1
+            return OpenReport(round_id, invited, queued, without)
+
+    async def _queue_invitation(self, tx: Transaction, round_id: int, person_id: int) -> bool:
+        identities = await tx.org.identities_of(person_id)
+        person = await tx.org.person(person_id)
+        if not identities or person is None or person.paused:
+            return False
+        round_ = await tx.rounds.get(round_id)
+        assert round_ is not None
+        questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+        locale = normalize_locale(person.locale, self.default_locale)
+        title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
+        body = {
+            "type": "invitation",
+            "key": "service.invitation",
+            "locale": locale,
+            "text": translate(locale, "service.invitation", title=title),
+            "rounds": [
+                {"round_id": round_id, "title": title, "label": translate(locale, "service.begin")}
+            ],
+        }
+        identity = identities[0]
+        await tx.outbox.enqueue(
+            f"invitation:{round_id}:{person_id}",
+            "invitation",
+            identity.channel,
+            body,
+            person_id,
+            identity.id,
+        )
+        return True
+
+    async def close(self, round_id: int) -> None:
+        """Stop accepting answers."""
+        async with self.store.transaction() as tx:
+            if await tx.rounds.get(round_id) is None:
+                raise RoundError(f"round {round_id} does not exist")
+            await tx.rounds.set_state(round_id, RoundState.CLOSED)
+
+    async def extend(self, round_id: int, closes_at: datetime, now: datetime) -> None:
+        """Move the deadline (reopening a closed round when the new deadline is ahead)."""
+        async with self.store.transaction() as tx:
+            round_ = await tx.rounds.get(round_id)
+            if round_ is None:
+                raise RoundError(f"round {round_id} does not exist")
+            if closes_at <= round_.opens_at:
+                raise RoundError("the new closing time must be after the opening time")
+            await tx.rounds.set_closes_at(round_id, closes_at)
+            if round_.state == RoundState.CLOSED and closes_at > now:
+                await tx.rounds.set_state(round_id, RoundState.OPEN)

@@ -1,0 +1,154 @@
+"""The outbox table (proactive messages) and the web chat's mailbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import models as m
+from storage.models import utcnow
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A claimed outbox message."""
+
+    id: int
+    purpose: str
+    person_id: int | None
+    identity_id: int | None
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class WebMessageRow:
+    """One line of a web chat transcript."""
+
+    id: int
+    direction: str
+    payload: dict[str, Any]
+
+
+class OutboxRepository:
+    """Enqueue (idempotently), claim with a lease, and record outcomes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(
+        self,
+        key: str,
+        purpose: str,
+        channel: str,
+        payload: dict[str, Any],
+        person_id: int | None,
+        identity_id: int | None,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Add a message unless one with this idempotency key exists; returns whether added."""
+        if await self.session.scalar(
+            select(m.OutboxMessage.id).where(m.OutboxMessage.idempotency_key == key)
+        ):
+            return False
+        self.session.add(
+            m.OutboxMessage(
+                idempotency_key=key,
+                purpose=purpose,
+                channel=channel,
+                payload=payload,
+                person_id=person_id,
+                identity_id=identity_id,
+                not_before=not_before or utcnow(),
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def claim(self, worker: str, now: datetime, limit: int, lease: float) -> list[OutboxRow]:
+        """Take up to `limit` due messages whose lease is free or expired."""
+        query = (
+            select(m.OutboxMessage)
+            .where(
+                m.OutboxMessage.status == "pending",
+                m.OutboxMessage.not_before <= now,
+                (m.OutboxMessage.claimed_until.is_(None)) | (m.OutboxMessage.claimed_until < now),
+            )
+            .order_by(m.OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list(await self.session.scalars(query))
+        until = now + timedelta(seconds=lease)
+        for row in rows:
+            row.claimed_by, row.claimed_until = worker, until
+            row.attempts += 1
+        await self.session.flush()
+        return [
+            OutboxRow(
+                r.id, r.purpose, r.person_id, r.identity_id, r.channel, dict(r.payload), r.attempts
+            )
+            for r in rows
+        ]
+
+    async def finish(self, message_id: int, status: str, error: str | None = None) -> None:
+        """Record a final outcome: sent, unreachable or failed."""
+        await self.session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id == message_id)
+            .values(
+                status=status,
+                last_error=error[:500] if error else None,
+                sent_at=utcnow() if status == "sent" else None,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+    async def retry_later(self, message_id: int, not_before: datetime, error: str) -> None:
+        """Release the lease and try again after `not_before`."""
+        await self.session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id == message_id)
+            .values(
+                not_before=not_before, last_error=error[:500], claimed_by=None, claimed_until=None
+            )
+        )
+
+    async def statuses(self) -> dict[str, str]:
+        """Idempotency key -> status (for reports and tests)."""
+        rows = await self.session.execute(
+            select(m.OutboxMessage.idempotency_key, m.OutboxMessage.status)
+        )
+        return {key: status for key, status in rows}
+
+
+class WebMailboxRepository:
+    """The web chat transcript: what the person typed and what the bot said."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, identity_id: int, direction: str, payload: dict[str, Any]) -> int:
+        """Add one line; returns its id (the page's cursor)."""
+        row = m.WebMessage(identity_id=identity_id, direction=direction, payload=payload)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def after(
+        self, identity_id: int, after_id: int, limit: int = 200
+    ) -> list[WebMessageRow]:
+        """Lines newer than `after_id`, oldest first."""
+        rows = await self.session.scalars(
+            select(m.WebMessage)
+            .where(m.WebMessage.identity_id == identity_id, m.WebMessage.id > after_id)
+            .order_by(m.WebMessage.id)
+            .limit(limit)
+        )
+        return [WebMessageRow(r.id, r.direction, dict(r.payload)) for r in rows]

@@ -1,0 +1,672 @@
+"""Repositories: every query the services need, returning domain records, never ORM rows."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.model import AnswerValue, LocalizedText, MeasureInfo, Role, RoundKind, RoundState
+from dialogs.records import (
+    IdentityRecord,
+    MembershipRecord,
+    ParticipationRecord,
+    ParticipationStatus,
+    PersonRecord,
+    RoundRecord,
+    UnitRecord,
+)
+from storage import models as m
+from storage.models import utcnow
+
+
+def hash_code(code: str) -> str:
+    """Invite and link codes are stored only as hashes."""
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+def _unit(row: m.Unit) -> UnitRecord:
+    return UnitRecord(
+        id=row.id,
+        parent_id=row.parent_id,
+        name=LocalizedText(nb=row.name_nb, nn=row.name_nn, en=row.name_en),
+        timezone=row.timezone,
+        locale=row.locale,
+    )
+
+
+def _person(row: m.Person) -> PersonRecord:
+    return PersonRecord(row.id, row.email, row.name, row.locale, row.active, row.paused)
+
+
+def _identity(row: m.Identity) -> IdentityRecord:
+    return IdentityRecord(row.id, row.channel, row.external_id, row.person_id, row.reachable)
+
+
+class OrgRepository:
+    """Units, people, memberships, identities and invites."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_unit(self, unit: UnitRecord, kind: str | None = None) -> None:
+        """Create or update a unit by id."""
+        row = await self.session.get(m.Unit, unit.id) or m.Unit(id=unit.id)
+        row.parent_id = unit.parent_id
+        row.name_nb = unit.name.nb or unit.id
+        row.name_nn, row.name_en = unit.name.nn, unit.name.en
+        row.kind, row.timezone, row.locale = kind, unit.timezone, unit.locale
+        self.session.add(row)
+        await self.session.flush()
+
+    async def units(self) -> list[UnitRecord]:
+        """Every unit, by id."""
+        rows = await self.session.scalars(select(m.Unit).order_by(m.Unit.id))
+        return [_unit(row) for row in rows]
+
+    async def unit(self, unit_id: str) -> UnitRecord | None:
+        """One unit, if it exists."""
+        row = await self.session.get(m.Unit, unit_id)
+        return _unit(row) if row else None
+
+    async def count_units(self) -> int:
+        """How many units exist (zero means an empty database)."""
+        return int(await self.session.scalar(select(func.count()).select_from(m.Unit)) or 0)
+
+    async def person_by_email(self, email: str) -> PersonRecord | None:
+        """A person by roster key (case-insensitive)."""
+        row = await self.session.scalar(select(m.Person).where(m.Person.email == email.lower()))
+        return _person(row) if row else None
+
+    async def person(self, person_id: int) -> PersonRecord | None:
+        """A person by id."""
+        row = await self.session.get(m.Person, person_id)
+        return _person(row) if row else None
+
+    async def people(self, active_only: bool = True) -> list[PersonRecord]:
+        """All people, by id."""
+        query = select(m.Person).order_by(m.Person.id)
+        if active_only:
+            query = query.where(m.Person.active.is_(True))
+        return [_person(row) for row in await self.session.scalars(query)]
+
+    async def upsert_person(
+        self, email: str, name: str | None, locale: str | None
+    ) -> tuple[PersonRecord, bool]:
+        """Create or update a person by e-mail; returns the person and whether it was created."""
+        row = await self.session.scalar(select(m.Person).where(m.Person.email == email.lower()))
+        created = row is None
+        if row is None:
+            row = m.Person(email=email.lower(), active=True, paused=False)
+        row.name = name or row.name
+        row.locale = locale or row.locale
+        if not row.active:
+            row.active, row.deactivated_at = True, None
+        self.session.add(row)
+        await self.session.flush()
+        return _person(row), created
+
+    async def create_person(self, name: str | None, locale: str | None) -> PersonRecord:
+        """A person known only through a channel (no roster e-mail)."""
+        row = m.Person(name=name, locale=locale, active=True, paused=False)
+        self.session.add(row)
+        await self.session.flush()
+        return _person(row)
+
+    async def deactivate_people_except(self, keep_emails: set[str]) -> int:
+        """Leavers: deactivate everyone with an e-mail not in `keep_emails`."""
+        result = await self.session.execute(
+            update(m.Person)
+            .where(m.Person.active.is_(True), m.Person.email.is_not(None))
+            .where(m.Person.email.not_in(sorted(keep_emails)))
+            .values(active=False, deactivated_at=utcnow())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def set_person_locale(self, person_id: int, locale: str) -> None:
+        """Remember a person's language choice."""
+        await self.session.execute(
+            update(m.Person).where(m.Person.id == person_id).values(locale=locale)
+        )
+
+    async def set_memberships(
+        self, person_id: int, memberships: Iterable[tuple[str, Role]]
+    ) -> None:
+        """Replace a person's memberships with exactly these (unit, role) pairs."""
+        await self.session.execute(delete(m.Membership).where(m.Membership.person_id == person_id))
+        for unit_id, role in sorted(set(memberships)):
+            self.session.add(m.Membership(person_id=person_id, unit_id=unit_id, role=role.value))
+        await self.session.flush()
+
+    async def add_membership(self, person_id: int, unit_id: str, role: Role) -> None:
+        """Add one membership unless the person already has it."""
+        exists = await self.session.scalar(
+            select(m.Membership.id).where(
+                m.Membership.person_id == person_id,
+                m.Membership.unit_id == unit_id,
+                m.Membership.role == role.value,
+            )
+        )
+        if exists is None:
+            self.session.add(m.Membership(person_id=person_id, unit_id=unit_id, role=role.value))
+            await self.session.flush()
+
+    async def memberships(self, person_id: int) -> list[MembershipRecord]:
+        """A person's memberships."""
+        rows = await self.session.scalars(
+            select(m.Membership)
+            .where(m.Membership.person_id == person_id)
+            .order_by(m.Membership.unit_id, m.Membership.role)
+        )
+        return [MembershipRecord(r.person_id, r.unit_id, Role(r.role)) for r in rows]
+
+    async def all_memberships(self) -> list[MembershipRecord]:
+        """Every membership of every active person."""
+        rows = await self.session.scalars(
+            select(m.Membership)
+            .join(m.Person, m.Person.id == m.Membership.person_id)
+            .where(m.Person.active.is_(True))
+            .order_by(m.Membership.person_id, m.Membership.unit_id)
+        )
+        return [MembershipRecord(r.person_id, r.unit_id, Role(r.role)) for r in rows]
+
+    async def identity(self, channel: str, external_id: str) -> IdentityRecord | None:
+        """A channel identity, if known."""
+        row = await self.session.scalar(
+            select(m.Identity).where(
+                m.Identity.channel == channel, m.Identity.external_id == external_id
+            )
+        )
+        return _identity(row) if row else None
+
+    async def identity_by_id(self, identity_id: int) -> IdentityRecord | None:
+        """A channel identity by id."""
+        row = await self.session.get(m.Identity, identity_id)
+        return _identity(row) if row else None
+
+    async def ensure_identity(self, channel: str, external_id: str) -> IdentityRecord:
+        """The identity for this address, created (unlinked) when new."""
+        found = await self.identity(channel, external_id)
+        if found:
+            return found
+        row = m.Identity(channel=channel, external_id=external_id, reachable=True)
+        self.session.add(row)
+        await self.session.flush()
+        return _identity(row)
+
+    async def link_identity(self, identity_id: int, person_id: int) -> None:
+        """Connect a channel identity to a person."""
+        await self.session.execute(
+            update(m.Identity)
+            .where(m.Identity.id == identity_id)
+            .values(person_id=person_id, reachable=True, unreachable_reason=None)
+        )
+
+    async def identities_of(self, person_id: int) -> list[IdentityRecord]:
+        """Reachable identities of a person, oldest first."""
+        rows = await self.session.scalars(
+            select(m.Identity)
+            .where(m.Identity.person_id == person_id, m.Identity.reachable.is_(True))
+            .order_by(m.Identity.id)
+        )
+        return [_identity(row) for row in rows]
+
+    async def mark_unreachable(self, identity_id: int, reason: str) -> None:
+        """The channel said this address is gone."""
+        await self.session.execute(
+            update(m.Identity)
+            .where(m.Identity.id == identity_id)
+            .values(reachable=False, unreachable_reason=reason[:200])
+        )
+
+    async def create_invite(
+        self,
+        code: str,
+        expires_at: datetime,
+        unit_id: str | None,
+        person_id: int | None,
+        role: Role,
+        uses: int,
+    ) -> None:
+        """Store a new invite code (hashed)."""
+        self.session.add(
+            m.Invite(
+                code_hash=hash_code(code),
+                unit_id=unit_id,
+                person_id=person_id,
+                role=role.value,
+                expires_at=expires_at,
+                uses_left=uses,
+            )
+        )
+        await self.session.flush()
+
+    async def redeem_invite(
+        self, code: str, now: datetime
+    ) -> tuple[str | None, int | None, Role] | None:
+        """Use one use of a valid invite: (unit, person, role), or None if unknown/expired/used."""
+        row = await self.session.scalar(
+            select(m.Invite).where(m.Invite.code_hash == hash_code(code)).with_for_update()
+        )
+        if row is None or row.expires_at <= now or row.uses_left <= 0:
+            return None
+        row.uses_left -= 1
+        await self.session.flush()
+        return row.unit_id, row.person_id, Role(row.role)
+
+
+class QuestionnaireRepository:
+    """Stored questionnaire versions (immutable once stored)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def store_version(self, questionnaire_id: str, content_hash: str, source: str) -> int:
+        """The version id for this exact content, stored when new."""
+        existing = await self.session.scalar(
+            select(m.QuestionnaireVersion.id).where(
+                m.QuestionnaireVersion.questionnaire_id == questionnaire_id,
+                m.QuestionnaireVersion.content_hash == content_hash,
+            )
+        )
+        if existing is not None:
+            return int(existing)
+        row = m.QuestionnaireVersion(
+            questionnaire_id=questionnaire_id, content_hash=content_hash, source=source
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def source(self, version_id: int) -> tuple[str, str]:
+        """(definition source text, content hash) of a version."""
+        row = await self.session.get(m.QuestionnaireVersion, version_id)
+        if row is None:
+            raise LookupError(f"questionnaire version {version_id} does not exist")
+        return row.source, row.content_hash
+
+    async def latest_version(self, questionnaire_id: str) -> int | None:
+        """The newest stored version of a questionnaire."""
+        found = await self.session.scalar(
+            select(m.QuestionnaireVersion.id)
+            .where(m.QuestionnaireVersion.questionnaire_id == questionnaire_id)
+            .order_by(m.QuestionnaireVersion.id.desc())
+            .limit(1)
+        )
+        return int(found) if found is not None else None
+
+
+class RoundRepository:
+    """Rounds, their audiences and participation."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        version_id: int,
+        unit_ids: Sequence[str],
+        opens_at: datetime,
+        closes_at: datetime,
+        anonymous: bool,
+        name: str | None,
+        kind: RoundKind = RoundKind.SURVEY,
+    ) -> int:
+        """A new round in draft state."""
+        row = m.Round(
+            kind=kind.value,
+            name=name,
+            questionnaire_version_id=version_id,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            anonymous=anonymous,
+            state=RoundState.DRAFT.value,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        for unit_id in sorted(set(unit_ids)):
+            self.session.add(m.RoundUnit(round_id=row.id, unit_id=unit_id))
+        await self.session.flush()
+        return row.id
+
+    async def get(self, round_id: int) -> RoundRecord | None:
+        """A round with its questionnaire and audience."""
+        found = (
+            await self.session.execute(
+                select(m.Round, m.QuestionnaireVersion)
+                .join(m.QuestionnaireVersion)
+                .where(m.Round.id == round_id)
+            )
+        ).first()
+        if found is None:
+            return None
+        row, version = found
+        units = await self.session.scalars(
+            select(m.RoundUnit.unit_id).where(m.RoundUnit.round_id == round_id)
+        )
+        return RoundRecord(
+            id=row.id,
+            kind=RoundKind(row.kind),
+            name=row.name,
+            questionnaire_version_id=row.questionnaire_version_id,
+            questionnaire_id=version.questionnaire_id,
+            content_hash=version.content_hash,
+            opens_at=row.opens_at,
+            closes_at=row.closes_at,
+            anonymous=row.anonymous,
+            state=RoundState(row.state),
+            unit_ids=tuple(units),
+        )
+
+    async def all(self) -> list[RoundRecord]:
+        """Every round, newest first."""
+        ids = await self.session.scalars(select(m.Round.id).order_by(m.Round.id.desc()))
+        return [r for r in [await self.get(i) for i in ids] if r is not None]
+
+    async def set_state(self, round_id: int, state: RoundState) -> None:
+        """Move a round through its life cycle."""
+        await self.session.execute(
+            update(m.Round).where(m.Round.id == round_id).values(state=state.value)
+        )
+
+    async def set_closes_at(self, round_id: int, closes_at: datetime) -> None:
+        """Extend (or shorten) the deadline."""
+        await self.session.execute(
+            update(m.Round).where(m.Round.id == round_id).values(closes_at=closes_at)
+        )
+
+    async def invite(self, round_id: int, person_id: int, unit_id: str, on: date) -> bool:
+        """Add a participation row unless there is one; returns whether it was added."""
+        exists = await self.session.scalar(
+            select(m.Participation.id).where(
+                m.Participation.round_id == round_id, m.Participation.person_id == person_id
+            )
+        )
+        if exists is not None:
+            return False
+        self.session.add(
+            m.Participation(
+                round_id=round_id,
+                person_id=person_id,
+                unit_id=unit_id,
+                status=ParticipationStatus.INVITED.value,
+                invited_on=on,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def participation(self, round_id: int, person_id: int) -> ParticipationRecord | None:
+        """A person's participation in a round."""
+        row = await self.session.scalar(
+            select(m.Participation).where(
+                m.Participation.round_id == round_id, m.Participation.person_id == person_id
+            )
+        )
+        return _participation(row) if row else None
+
+    async def participations(self, round_id: int) -> list[ParticipationRecord]:
+        """Every participation of a round."""
+        rows = await self.session.scalars(
+            select(m.Participation)
+            .where(m.Participation.round_id == round_id)
+            .order_by(m.Participation.id)
+        )
+        return [_participation(row) for row in rows]
+
+    async def complete(self, round_id: int, person_id: int, on: date) -> None:
+        """Mark a participation completed (a date only: no time that could order responses)."""
+        await self.session.execute(
+            update(m.Participation)
+            .where(m.Participation.round_id == round_id, m.Participation.person_id == person_id)
+            .values(status=ParticipationStatus.COMPLETED.value, completed_on=on)
+        )
+
+    async def open_rounds_for(self, person_id: int, now: datetime) -> list[RoundRecord]:
+        """Open rounds the person is invited to and has not completed."""
+        ids = await self.session.scalars(
+            select(m.Round.id)
+            .join(m.Participation, m.Participation.round_id == m.Round.id)
+            .where(
+                m.Participation.person_id == person_id,
+                m.Participation.status == ParticipationStatus.INVITED.value,
+                m.Round.state == RoundState.OPEN.value,
+                m.Round.opens_at <= now,
+                m.Round.closes_at > now,
+            )
+            .order_by(m.Round.id)
+        )
+        return [r for r in [await self.get(i) for i in ids] if r is not None]
+
+
+def _participation(row: m.Participation) -> ParticipationRecord:
+    return ParticipationRecord(
+        round_id=row.round_id,
+        person_id=row.person_id,
+        unit_id=row.unit_id,
+        status=ParticipationStatus(row.status),
+        completed_on=row.completed_on,
+        reason=row.reason,
+    )
+
+
+def _value_columns(value: AnswerValue) -> dict[str, Any]:
+    return {
+        "choice": value.choice,
+        "choices": list(value.choices) if value.choices else None,
+        "text": value.text,
+        "number": value.number,
+    }
+
+
+class ConversationRepository:
+    """The per-person conversation lock, the round in focus and in-progress dialog states."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock(self, person_id: int) -> int | None:
+        """Lock the person's conversation row for this transaction; returns the round in focus.
+
+        On PostgreSQL this is SELECT ... FOR UPDATE; on SQLite the transaction already holds
+        the write lock (BEGIN IMMEDIATE), so two processes still handle one event at a time.
+        """
+        query = select(m.Conversation).where(m.Conversation.person_id == person_id)
+        row = await self.session.scalar(query.with_for_update())
+        if row is None:
+            self.session.add(m.Conversation(person_id=person_id))
+            await self.session.flush()
+            row = await self.session.scalar(query.with_for_update())
+        return row.round_id if row else None
+
+    async def set_focus(self, person_id: int, round_id: int | None) -> None:
+        """Which round the person is answering now."""
+        await self.session.execute(
+            update(m.Conversation)
+            .where(m.Conversation.person_id == person_id)
+            .values(round_id=round_id, updated_at=utcnow())
+        )
+
+    async def state(self, person_id: int, round_id: int) -> dict[str, Any] | None:
+        """The stored dialog state, if the person has started this round."""
+        row = await self.session.get(m.DialogStateRow, (person_id, round_id))
+        return dict(row.state) if row else None
+
+    async def save_state(self, person_id: int, round_id: int, state: dict[str, Any]) -> None:
+        """Store the dialog state (so a restart between two answers loses nothing)."""
+        row = await self.session.get(m.DialogStateRow, (person_id, round_id))
+        if row is None:
+            row = m.DialogStateRow(person_id=person_id, round_id=round_id, state=state)
+        row.state, row.updated_at = state, utcnow()
+        self.session.add(row)
+        await self.session.flush()
+
+    async def delete_state(self, person_id: int, round_id: int) -> None:
+        """Drop the in-progress state (done inside the submit transaction)."""
+        await self.session.execute(
+            delete(m.DialogStateRow).where(
+                m.DialogStateRow.person_id == person_id, m.DialogStateRow.round_id == round_id
+            )
+        )
+
+
+class AnswerRepository:
+    """Identified answers (append-only), submitted responses and anonymous responses."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(
+        self,
+        round_id: int,
+        person_id: int,
+        unit_id: str,
+        item_id: str,
+        value: AnswerValue,
+        measure_id: str | None,
+        response_id: int | None = None,
+    ) -> None:
+        """A new answer row; earlier rows stay (reports take the latest)."""
+        self.session.add(
+            m.Answer(
+                round_id=round_id,
+                person_id=person_id,
+                unit_id=unit_id,
+                response_id=response_id,
+                item_id=item_id,
+                measure_id=measure_id,
+                **_value_columns(value),
+            )
+        )
+        await self.session.flush()
+
+    async def submit_identified(
+        self,
+        round_id: int,
+        person_id: int,
+        unit_id: str,
+        answers: Sequence[tuple[str, AnswerValue, str | None]],
+    ) -> int:
+        """A submitted response with its final answers; returns the response id."""
+        row = m.Response(round_id=round_id, person_id=person_id, unit_id=unit_id)
+        self.session.add(row)
+        await self.session.flush()
+        for item_id, value, measure_id in answers:
+            await self.append(round_id, person_id, unit_id, item_id, value, measure_id, row.id)
+        return row.id
+
+    async def submit_anonymous(
+        self,
+        round_id: int,
+        unit_id: str,
+        answers: Sequence[tuple[str, AnswerValue, str | None]],
+    ) -> None:
+        """An anonymous response: random keys, no person, no time; answers in random order."""
+        response = m.AnonymousResponse(round_id=round_id, unit_id=unit_id)
+        self.session.add(response)
+        await self.session.flush()
+        shuffled = list(answers)
+        random.SystemRandom().shuffle(shuffled)
+        for item_id, value, measure_id in shuffled:
+            self.session.add(
+                m.AnonymousAnswer(
+                    response_key=response.key,
+                    item_id=item_id,
+                    measure_id=measure_id,
+                    **_value_columns(value),
+                )
+            )
+        await self.session.flush()
+
+    async def answers_of(self, round_id: int, person_id: int) -> list[tuple[str, AnswerValue]]:
+        """Every answer row a person gave in a round, oldest first (for tests and exports)."""
+        rows = await self.session.scalars(
+            select(m.Answer)
+            .where(m.Answer.round_id == round_id, m.Answer.person_id == person_id)
+            .order_by(m.Answer.id)
+        )
+        return [(row.item_id, _answer_value(row)) for row in rows]
+
+
+def _answer_value(row: m.Answer | m.AnonymousAnswer) -> AnswerValue:
+    return AnswerValue(
+        choice=row.choice,
+        choices=tuple(row.choices or ()),
+        text=row.text,
+        number=row.number,
+    )
+
+
+class MeasureRepository:
+    """Improvement areas and measures with their owning units."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_area(self, area_id: str, title: LocalizedText) -> None:
+        """Create or update an improvement area."""
+        row = await self.session.get(m.ImprovementArea, area_id) or m.ImprovementArea(id=area_id)
+        row.title_nb = title.nb or area_id
+        row.title_nn, row.title_en = title.nn, title.en
+        self.session.add(row)
+        await self.session.flush()
+
+    async def upsert_measure(
+        self,
+        slug: str,
+        area_id: str | None,
+        title: LocalizedText,
+        unit_ids: Sequence[str],
+        owner: str | None = None,
+        planned_start: date | None = None,
+        deadline: date | None = None,
+    ) -> bool:
+        """Create or update a measure and its owning units; returns whether it was new."""
+        row = await self.session.get(m.Measure, slug)
+        created = row is None
+        row = row or m.Measure(id=slug, status="not_started")
+        row.area_id, row.owner = area_id, owner
+        row.title_nb = title.nb or slug
+        row.title_nn, row.title_en = title.nn, title.en
+        row.planned_start, row.deadline = planned_start, deadline
+        self.session.add(row)
+        await self.session.flush()
+        await self.session.execute(delete(m.MeasureUnit).where(m.MeasureUnit.measure_id == slug))
+        for unit_id in sorted(set(unit_ids)):
+            self.session.add(m.MeasureUnit(measure_id=slug, unit_id=unit_id))
+        await self.session.flush()
+        return created
+
+    async def infos(self) -> dict[str, MeasureInfo]:
+        """Slug -> title of every measure (what the questionnaire loader needs)."""
+        rows = await self.session.scalars(select(m.Measure).order_by(m.Measure.id))
+        return {
+            r.id: MeasureInfo(r.id, LocalizedText(nb=r.title_nb, nn=r.title_nn, en=r.title_en))
+            for r in rows
+        }
+
+
+class ServiceSettingRepository:
+    """Values the service generates once and keeps."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_or_create(self, key: str, make: Any) -> str:
+        """The stored value, or `make()` stored now."""
+        row = await self.session.get(m.ServiceSetting, key)
+        if row is None:
+            row = m.ServiceSetting(key=key, value=str(make()))
+            self.session.add(row)
+            await self.session.flush()
+        return row.value
+
+
+def answer_value(row: m.Answer | m.AnonymousAnswer) -> AnswerValue:
+    """The domain value of a stored answer row."""
+    return _answer_value(row)

@@ -1,0 +1,99 @@
+"""The example questionnaire answered through the web chat's HTTP API, checked in the database."""
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from storage import models as m
+from storage.database import create_engine, session_factory
+from tests.webchat import ChatUser, running_app
+
+EXPECTED = {
+    "samtykke": {"choice": "yes"},
+    "arbeidssted": {"choice": "sykehus"},
+    "rolle": {"choice": "ansatt"},
+    "erfaring": {"number": Decimal(12)},
+    "seminar_fornoyd": {"choice": "6"},
+    "seminar_fornoyd.comment": {"text": "Nyttig dag"},
+    "seminar_nyttig": {"choice": "dont_know"},
+    "tiltaksplan": {"choice": "no"},
+    "tiltaksplan_hvorfor_ikke": {"text": "Ingen tid"},
+    "informasjonskanaler": {"choices": ["leder", "personalmote"]},
+    "tiltak.samarbeidsmoter": {"choice": "started"},
+    "tiltak.felles-opplaering": {"choice": "dont_know"},
+    "tiltak.utskrivningssamtale": {"choice": "planned"},
+}
+
+
+async def answer_example(user: ChatUser) -> None:
+    """Answer the whole example questionnaire the way EXPECTED says."""
+    invitation = await user.be("Kari Nordmann")
+    assert invitation[-1]["type"] == "invitation"
+    round_id = invitation[-1]["rounds"][0]["round_id"]
+    said = await user.send(type="begin", round_id=round_id)
+    assert said[-1]["item_id"] == "samtykke"
+    await user.choose("yes")
+    await user.choose("sykehus")
+    await user.choose("ansatt")
+    assert user.current()["input"] == "number"
+    await user.say("12")
+    await user.choose("6")
+    assert user.current()["item_id"] == "seminar_fornoyd.comment"
+    await user.say("Nyttig dag")
+    await user.choose("dont_know")
+    await user.choose("no")
+    assert user.current()["item_id"] == "tiltaksplan_hvorfor_ikke"
+    await user.say("Ingen tid")
+    assert user.current()["item_id"] == "informasjonskanaler"
+    await user.toggle("personalmote")
+    shown = await user.toggle("leder")
+    selected = {c["id"] for c in shown[-1]["choices"] if c["selected"]}
+    assert selected == {"personalmote", "leder"}
+    await user.action("done", "informasjonskanaler")
+    await user.choose("started")
+    await user.choose("dont_know")
+    await user.choose("planned")
+    assert user.current()["item_id"] == "andre_kommentarer"
+    summary = await user.action("skip", "andre_kommentarer")
+    assert summary[-1]["type"] == "summary"
+    thanks = await user.action("submit")
+    assert any("Takk for svarene" in m["text"] for m in thanks)
+
+
+async def stored_anonymous_answers(db_url: str) -> dict[str, dict[str, object]]:
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (await session.scalars(select(m.AnonymousAnswer))).all()
+    finally:
+        await engine.dispose()
+    found: dict[str, dict[str, object]] = {}
+    for row in rows:
+        value: dict[str, object] = {}
+        if row.choice is not None:
+            value["choice"] = row.choice
+        if row.choices:
+            value["choices"] = sorted(row.choices)
+        if row.text is not None:
+            value["text"] = row.text
+        if row.number is not None:
+            value["number"] = Decimal(row.number)
+        found[row.item_id] = value
+    return found
+
+
+async def test_example_questionnaire_end_to_end_stores_exactly_the_answers(db_url):
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        await answer_example(user)
+    assert await stored_anonymous_answers(db_url) == EXPECTED
+    engine = create_engine(db_url)
+    async with session_factory(engine)() as session:
+        states = (await session.scalars(select(m.DialogStateRow))).all()
+        done = (
+            await session.scalars(
+                select(m.Participation).where(m.Participation.status == "completed")
+            )
+        ).all()
+    await engine.dispose()
+    assert states == []  # in-progress answers left with the submit
+    assert len(done) == 1
