@@ -9,6 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.model import AnswerValue, LocalizedText, MeasureInfo, Role, RoundKind, RoundState
@@ -476,13 +478,16 @@ class ConversationRepository:
         On PostgreSQL this is SELECT ... FOR UPDATE; on SQLite the transaction already holds
         the write lock (BEGIN IMMEDIATE), so two processes still handle one event at a time.
         """
-        query = select(m.Conversation).where(m.Conversation.person_id == person_id)
-        row = await self.session.scalar(query.with_for_update())
-        if row is None:
-            self.session.add(m.Conversation(person_id=person_id))
-            await self.session.flush()
-            row = await self.session.scalar(query.with_for_update())
-        return row.round_id if row else None
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        # Two first events at once must not both insert: the loser waits, then locks.
+        await self.session.execute(
+            insert(m.Conversation)
+            .values(person_id=person_id, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["person_id"])
+        )
+        query = select(m.Conversation.round_id).where(m.Conversation.person_id == person_id)
+        return await self.session.scalar(query.with_for_update())
 
     async def set_focus(self, person_id: int, round_id: int | None) -> None:
         """Which round the person is answering now."""
