@@ -27,6 +27,9 @@ from storage import models as m
 from storage.models import utcnow
 
 
+SCATTER_ROWS = 3
+
+
 def hash_code(code: str) -> str:
     """Invite and link codes are stored only as hashes."""
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
@@ -587,6 +590,28 @@ class AnswerRepository:
                 )
             )
         await self.session.flush()
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self._scatter(round_id)
+
+    async def _scatter(self, round_id: int) -> None:
+        # PostgreSQL appends new row versions to the heap, so physical order (ctid) would
+        # follow submit order. Rewriting a few random earlier responses moves them to the end.
+        keys = list(await self.session.scalars(
+            select(m.AnonymousResponse.key)
+            .where(m.AnonymousResponse.round_id == round_id)
+            .order_by(func.random())
+            .limit(SCATTER_ROWS)
+        ))
+        await self.session.execute(
+            update(m.AnonymousResponse)
+            .where(m.AnonymousResponse.key.in_(keys))
+            .values(unit_id=m.AnonymousResponse.unit_id)
+        )
+        await self.session.execute(
+            update(m.AnonymousAnswer)
+            .where(m.AnonymousAnswer.response_key.in_(keys))
+            .values(item_id=m.AnonymousAnswer.item_id)
+        )
 
     async def answers_of(self, round_id: int, person_id: int) -> list[tuple[str, AnswerValue]]:
         """Every answer row a person gave in a round, oldest first (for tests and exports)."""
