@@ -6,7 +6,14 @@ import ipaddress
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogs.model import LOCALES
@@ -83,12 +90,13 @@ class Settings(BaseSettings):
     test_database_url: str | None = Field(
         None,
         validation_alias=_env("FOLLOWUP_TEST_DATABASE_URL"),
-        description="PostgreSQL server URL the test suite may create databases on.",
+        description="Tests only: a PostgreSQL database the run owns (migrated once, the template "
+        "of every per-test database); unset means SQLite.",
     )
     telegram_bot_token: SecretStr | None = Field(
         None,
         validation_alias=_env("TELEGRAM_BOT_TOKEN"),
-        description="Bot token from BotFather; switches Telegram on.",
+        description="Bot token from BotFather; switches Telegram on (channel not built yet).",
     )
     telegram_api_base_url: str = Field(
         OFFICIAL_TELEGRAM_API,
@@ -103,7 +111,7 @@ class Settings(BaseSettings):
     microsoft_app_id: str | None = Field(
         None,
         validation_alias=_env("MicrosoftAppId"),
-        description="Azure bot app id; switches Teams on.",
+        description="Azure bot app id; switches Teams on (channel not built yet).",
     )
     microsoft_app_password: SecretStr | None = Field(
         None, validation_alias=_env("MicrosoftAppPassword"), description="Azure bot secret."
@@ -144,6 +152,18 @@ class Settings(BaseSettings):
         if not value.split(":", 1)[0].startswith(("sqlite", "postgres")):
             raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if (
+            self.microsoft_app_id
+            and self.microsoft_app_type == "SingleTenant"
+            and not self.microsoft_app_tenant_id
+        ):
+            raise ValueError("MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant")
+        if self.teams_dev_mode and not self.loopback_host:
+            raise ValueError("FOLLOWUP_TEAMS_DEV_MODE is only allowed on a loopback FOLLOWUP_HOST")
+        return self
 
     @property
     def loopback_host(self) -> bool:

@@ -1,0 +1,34 @@
+"""Keeps the generated parts of README.md (configuration and roles tables) in step with code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.settings import render_config_table
+from dialogs.policy import render_roles_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SECTIONS = {"configuration": render_config_table, "roles": render_roles_table}
+
+
+def _block(name: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.DOTALL
+    )
+
+
+def updated(text: str) -> str:
+    """README text with every generated section rewritten from the code."""
+    for name, render in SECTIONS.items():
+        text = _block(name).sub(lambda match, r=render: match[1] + r() + "\n" + match[2], text)
+    return text
+
+
+def main() -> None:
+    """Rewrite README.md in place (python -m bot.readme)."""
+    README.write_text(updated(README.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
