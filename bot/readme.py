@@ -21,7 +21,8 @@ def _block(name: str) -> re.Pattern[str]:
 def updated(text: str) -> str:
     """README text with every generated section rewritten from the code."""
     for name, render in SECTIONS.items():
-        text = _block(name).sub(lambda match, r=render: match[1] + r() + "\n" + match[2], text)
+        generated = render()
+        text = _block(name).sub(lambda match: match[1] + generated + "\n" + match[2], text)
     return text
 
 

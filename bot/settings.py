@@ -160,7 +160,9 @@ class Settings(BaseSettings):
             and self.microsoft_app_type == "SingleTenant"
             and not self.microsoft_app_tenant_id
         ):
-            raise ValueError("MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant")
+            raise ValueError(
+                "MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant"
+            )
         if self.teams_dev_mode and not self.loopback_host:
             raise ValueError("FOLLOWUP_TEAMS_DEV_MODE is only allowed on a loopback FOLLOWUP_HOST")
         return self

@@ -104,9 +104,9 @@ MEASURE_QUESTION = _text(
 """Default question of a measure-status item; `{measure}` is the measure's title."""
 
 COMMENT_PROMPT = _text(
-    "Vil du legge til en kommentar? (Ikke skriv personnavn.)",
-    "Vil du leggje til ein kommentar? (Ikkje skriv personnamn.)",
-    "Would you like to add a comment? (Please do not write names of people.)",
+    "Vil du legge til en kommentar?",
+    "Vil du leggje til ein kommentar?",
+    "Would you like to add a comment?",
 )
 """Prompt of the optional comment asked after an item with `comment: true`."""
 

@@ -26,7 +26,6 @@ from dialogs.records import (
 from storage import models as m
 from storage.models import utcnow
 
-
 SCATTER_ROWS = 3
 
 

@@ -23,8 +23,14 @@ def free_port() -> int:
 class ServerProcess:
     """`command` started in its own process group; `url` answers once it is up."""
 
-    def __init__(self, command: list[str], env: dict[str, str], port: int, cwd: Path = ROOT,
-                 log: Path | None = None) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        port: int,
+        cwd: Path = ROOT,
+        log: Path | None = None,
+    ) -> None:
         self.command, self.port, self.cwd = command, port, cwd
         self.env = {**os.environ, **env}
         self.log_path = log
@@ -36,23 +42,37 @@ class ServerProcess:
 
     def start(self, timeout: float = 180.0) -> ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.process.returncode}: "
-                                   f"{self.log_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.command} exited with {self.process.returncode}: "
+                    f"{self.log_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/chat/api/session", timeout=2):
                     return self
             except OSError:
                 time.sleep(0.3)
         self.kill()
-        raise TimeoutError(f"{self.command} did not serve within {timeout} s: {self.log_text()[-3000:]}")
+        raise TimeoutError(
+            f"{self.command} did not serve within {timeout} s: {self.log_text()[-3000:]}"
+        )
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group (as a crash would)."""

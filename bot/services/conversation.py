@@ -224,6 +224,11 @@ class ConversationService:
                     recorded.value,
                     recorded.measure,
                 )
+            for withdrawn in transition.cleared:
+                # A withdrawn optional answer is a new, empty row: history stays complete.
+                await tx.answers.append(
+                    round_id, person.id, participation.unit_id, withdrawn, AnswerValue(), None
+                )
         if transition.submitted:
             return transition.messages + await self._submit(
                 tx,

@@ -23,13 +23,24 @@ items:
     max: 100
 """
 ANONYMOUS_TABLES = ("anonymous_responses", "anonymous_answers")
-FORBIDDEN = ("person", "identity", "participation", "conversation", "created", "submitted",
-             "answered", "_at", "time", "date")
+FORBIDDEN = (
+    "person",
+    "identity",
+    "participation",
+    "conversation",
+    "created",
+    "submitted",
+    "answered",
+    "_at",
+    "time",
+    "date",
+)
 
 
 async def test_anonymous_tables_hold_no_link_to_people(db_url):
     engine_ = create_engine(db_url)
     async with engine_.connect() as connection:
+
         def describe(sync):
             inspector = inspect(sync)
             return {
@@ -39,6 +50,7 @@ async def test_anonymous_tables_hold_no_link_to_people(db_url):
                 )
                 for table in ANONYMOUS_TABLES
             }
+
         tables = await connection.run_sync(describe)
     await engine_.dispose()
     assert tables["anonymous_responses"][0] == ["key", "round_id", "unit_id"]
@@ -55,7 +67,10 @@ async def test_submit_order_cannot_be_read_back(db_url, tmp_path):
         await seed(services)
         await services.rounds.load_questionnaire(path)
         round_id = await services.rounds.create(
-            "tall", ["fjordsida-sykehus", "elvevik-kommune"], NOW, NOW + timedelta(days=1),
+            "tall",
+            ["fjordsida-sykehus", "elvevik-kommune"],
+            NOW,
+            NOW + timedelta(days=1),
             anonymous=True,
         )
         await services.rounds.open(round_id, NOW)
@@ -72,21 +87,26 @@ async def test_submit_order_cannot_be_read_back(db_url, tmp_path):
 
         orders = {
             "key": "SELECT a.number FROM anonymous_answers a JOIN anonymous_responses r "
-                   "ON a.response_key = r.key WHERE r.round_id = :r ORDER BY r.key",
+            "ON a.response_key = r.key WHERE r.round_id = :r ORDER BY r.key",
             "answer key": "SELECT a.number FROM anonymous_answers a JOIN anonymous_responses r "
-                          "ON a.response_key = r.key WHERE r.round_id = :r ORDER BY a.key",
+            "ON a.response_key = r.key WHERE r.round_id = :r ORDER BY a.key",
         }
         if backend() == "postgresql":
             orders["physical order (ctid)"] = (
                 "SELECT a.number FROM anonymous_answers a JOIN anonymous_responses r "
-                "ON a.response_key = r.key WHERE r.round_id = :r ORDER BY r.ctid")
+                "ON a.response_key = r.key WHERE r.round_id = :r ORDER BY r.ctid"
+            )
         async with services.store.transaction() as tx:
-            submitted = sorted(int(n) for n in (await tx.session.execute(
-                text(orders["key"]), {"r": round_id})).scalars())
+            submitted = sorted(
+                int(n)
+                for n in (await tx.session.execute(text(orders["key"]), {"r": round_id})).scalars()
+            )
             assert submitted == list(range(1, 11))  # every answer is there...
             for name, query in orders.items():
-                sequence = [int(n) for n in (await tx.session.execute(
-                    text(query), {"r": round_id})).scalars()]
+                sequence = [
+                    int(n)
+                    for n in (await tx.session.execute(text(query), {"r": round_id})).scalars()
+                ]
                 assert sequence != list(range(1, 11)), f"ordering by {name} gives submit order"
             participation = await tx.rounds.participations(round_id)
         assert sum(p.status == "completed" for p in participation) == 10

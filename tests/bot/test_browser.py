@@ -14,9 +14,15 @@ from tests.process import ROOT, ServerProcess, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -53,8 +59,9 @@ async def test_example_questionnaire_in_headless_chromium(bot_server, db_url):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                   args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
         page = await browser.new_page(locale="nb-NO")
         await page.goto(f"{bot_server.url}/chat")
         latest = page.locator("#log li").last
@@ -94,12 +101,14 @@ async def test_example_questionnaire_in_headless_chromium(bot_server, db_url):
         await press("Personalmøter")
         await page.wait_for_selector('#log li:last-child button[aria-pressed="true"]')
         await press("Fra nærmeste leder")
-        await page.wait_for_function(
-            "document.querySelectorAll('#log li:last-child button[aria-pressed=\"true\"]').length == 2")
+        pressed = "#log li:last-child button[aria-pressed='true']"
+        await page.wait_for_function(f'document.querySelectorAll("{pressed}").length == 2')
         await press("Ferdig")
-        for item, answer in [("samarbeidsmoter", "Tiltaket er igangsatt"),
-                             ("felles-opplaering", "Vet ikke"),
-                             ("utskrivningssamtale", "Tiltaket er planlagt")]:
+        for item, answer in [
+            ("samarbeidsmoter", "Tiltaket er igangsatt"),
+            ("felles-opplaering", "Vet ikke"),
+            ("utskrivningssamtale", "Tiltaket er planlagt"),
+        ]:
             await wait_for_question(f"tiltak.{item}")
             await press(answer)
         await wait_for_question("andre_kommentarer")
@@ -115,7 +124,8 @@ async def test_example_questionnaire_in_headless_chromium(bot_server, db_url):
         violations = await page.evaluate(
             "async () => (await axe.run(document)).violations"
             ".filter(v => ['serious', 'critical'].includes(v.impact))"
-            ".map(v => v.id + ': ' + v.help)")
+            ".map(v => v.id + ': ' + v.help)"
+        )
         await browser.close()
 
     assert violations == []

@@ -2,8 +2,8 @@
 
 import asyncio
 
-from dialogs import engine
 from bot.services.messages import BeginRound
+from dialogs import engine
 from tests.services import link_web, open_round, seed, services_on
 from tests.webchat import NOW
 
@@ -22,10 +22,16 @@ async def test_double_tap_from_two_instances_is_recorded_and_confirmed_once(db_u
         async with first.store.transaction() as tx:
             answers = await tx.answers.answers_of(round_id, person)
 
-    asked_next = [r for r in replies if any(
-        isinstance(m, engine.Ask) and m.item_id == "arbeidssted" for m in r.messages)]
-    refused = [r for r in replies if any(
-        isinstance(m, engine.Say) and m.key == "engine.stale" for m in r.messages)]
+    asked_next = [
+        r
+        for r in replies
+        if any(isinstance(m, engine.Ask) and m.item_id == "arbeidssted" for m in r.messages)
+    ]
+    refused = [
+        r
+        for r in replies
+        if any(isinstance(m, engine.Say) and m.key == "engine.stale" for m in r.messages)
+    ]
     assert len(asked_next) == 1, replies
     assert len(refused) == 1, replies
     assert [item for item, _ in answers] == ["samtykke"]

@@ -23,25 +23,38 @@ async def test_answers_survive_a_killed_server(db_url, tmp_path):
             async with browser.get(f"{server.url}/chat/api/session") as response:
                 people = (await response.json())["demo"]
             kari = next(p for p in people if p["name"] == "Kari Nordmann")
-            invitation = await post(browser, f"{server.url}/chat/api/demo",
-                                    {"person_id": kari["person_id"]})
+            invitation = await post(
+                browser, f"{server.url}/chat/api/demo", {"person_id": kari["person_id"]}
+            )
             round_id = invitation[-1]["rounds"][0]["round_id"]
-            await post(browser, f"{server.url}/chat/api/send", {"type": "begin", "round_id": round_id})
-            await post(browser, f"{server.url}/chat/api/send",
-                       {"type": "choose", "item_id": "samtykke", "option_id": "yes"})
-            asked = await post(browser, f"{server.url}/chat/api/send",
-                               {"type": "choose", "item_id": "arbeidssted", "option_id": "kommune"})
+            await post(
+                browser, f"{server.url}/chat/api/send", {"type": "begin", "round_id": round_id}
+            )
+            await post(
+                browser,
+                f"{server.url}/chat/api/send",
+                {"type": "choose", "item_id": "samtykke", "option_id": "yes"},
+            )
+            asked = await post(
+                browser,
+                f"{server.url}/chat/api/send",
+                {"type": "choose", "item_id": "arbeidssted", "option_id": "kommune"},
+            )
             assert asked[-1]["item_id"] == "rolle"
 
             server.kill()
             server.start()
 
             # Same browser cookie (the generated secret key is kept in the database).
-            after = await post(browser, f"{server.url}/chat/api/send",
-                               {"type": "choose", "item_id": "rolle", "option_id": "leder"})
+            after = await post(
+                browser,
+                f"{server.url}/chat/api/send",
+                {"type": "choose", "item_id": "rolle", "option_id": "leder"},
+            )
             assert after[-1]["item_id"] == "erfaring"
-            back = await post(browser, f"{server.url}/chat/api/send",
-                              {"type": "action", "action": "back"})
+            back = await post(
+                browser, f"{server.url}/chat/api/send", {"type": "action", "action": "back"}
+            )
             assert back[-1]["item_id"] == "rolle"
             assert back[-1]["current"] == {"choice": "leder"}
     finally:

@@ -9,9 +9,17 @@ from bot.settings import SettingsError, load_settings
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no .env from the developer's folder
-    for name in ("DATABASE_URL", "FOLLOWUP_PORT", "FOLLOWUP_TIMEZONE", "FOLLOWUP_PUBLIC_URL",
-                 "FOLLOWUP_MIN_GROUP_SIZE", "MicrosoftAppId", "FOLLOWUP_TEAMS_DEV_MODE",
-                 "FOLLOWUP_HOST", "FOLLOWUP_DEFAULT_LOCALE"):
+    for name in (
+        "DATABASE_URL",
+        "FOLLOWUP_PORT",
+        "FOLLOWUP_TIMEZONE",
+        "FOLLOWUP_PUBLIC_URL",
+        "FOLLOWUP_MIN_GROUP_SIZE",
+        "MicrosoftAppId",
+        "FOLLOWUP_TEAMS_DEV_MODE",
+        "FOLLOWUP_HOST",
+        "FOLLOWUP_DEFAULT_LOCALE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

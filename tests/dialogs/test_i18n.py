@@ -24,8 +24,11 @@ SAME_IN_NB_AND_NN = {"web.title"}  # "oppfølging av tiltak" is both bokmål and
 
 
 def test_nynorsk_is_not_bokmal():
-    same = [k for k, v in catalogue("nn").items()
-            if catalogue("nb").get(k) == v and len(v) > 25 and k not in SAME_IN_NB_AND_NN]
+    same = [
+        k
+        for k, v in catalogue("nn").items()
+        if catalogue("nb").get(k) == v and len(v) > 25 and k not in SAME_IN_NB_AND_NN
+    ]
     assert same == [], "long texts identical in nb and nn are probably untranslated"
 
 
