@@ -121,7 +121,7 @@ def test_example_loads_without_measures() -> None:
     satisfaction = q.items[4]
     assert satisfaction.options == std.SATISFACTION7
     assert satisfaction.comment is not None
-    assert satisfaction.comment.nb == "Vil du si noe mer om seminaret? (Ikke skriv personnavn.)"
+    assert satisfaction.comment.nb == "Vil du si noe mer om seminaret?"
 
     plan = q.item("tiltaksplan")
     assert plan is not None
@@ -967,7 +967,7 @@ def test_comment_shorthands() -> None:
     assert parse_questionnaire(base + "    comment: false\n", "x").items[0].comment is None
     own = parse_questionnaire(base + "    comment: Hvorfor?\n", "x").items[0].comment
     assert own == LocalizedText(nb="Hvorfor?")
-    assert std.COMMENT_PROMPT.nn == "Vil du leggje til ein kommentar? (Ikkje skriv personnamn.)"
+    assert std.COMMENT_PROMPT.nn == "Vil du leggje til ein kommentar?"
 
 
 def test_yes_no_na_and_consent_options() -> None:
