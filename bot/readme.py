@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.settings import render_config_table
@@ -18,11 +19,14 @@ def _block(name: str) -> re.Pattern[str]:
     )
 
 
+def _filler(generated: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: match[1] + generated + "\n" + match[2]
+
+
 def updated(text: str) -> str:
     """README text with every generated section rewritten from the code."""
     for name, render in SECTIONS.items():
-        generated = render()
-        text = _block(name).sub(lambda match: match[1] + generated + "\n" + match[2], text)
+        text = _block(name).sub(_filler(render()), text)
     return text
 
 

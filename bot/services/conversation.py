@@ -20,10 +20,11 @@ from bot.services.messages import (
     ShowRounds,
 )
 from bot.services.questionnaires import QuestionnaireCatalog
-from dialogs import engine
+from dialogs import engine, policy
 from dialogs.i18n import normalize_locale, translate
 from dialogs.model import LOCALES, AnswerValue, Item, Questionnaire, Role
-from dialogs.records import ParticipationStatus, PersonRecord, RoundRecord, UnitRecord
+from dialogs.org import ancestor_ids
+from dialogs.records import ParticipationStatus, PersonRecord, RoundRecord
 from storage.store import Store, Transaction
 
 ENGINE_EVENTS = get_args(engine.Event)
@@ -110,20 +111,11 @@ class ConversationService:
         self, tx: Transaction, person_id: int, unit_id: str, role: Role, now: datetime
     ) -> None:
         # Someone enrolled after a round opened still belongs to its audience.
-        lineage = {unit_id, *[u.id for u in await self._ancestors(tx, unit_id)]}
+        units = {u.id: u for u in await tx.org.units()}
+        lineage = {unit_id, *ancestor_ids(units, unit_id)}
         for round_ in await tx.rounds.all():
             if round_.accepts_answers(now) and lineage & set(round_.unit_ids):
                 await tx.rounds.invite(round_.id, person_id, unit_id, now.date())
-
-    async def _ancestors(self, tx: Transaction, unit_id: str) -> list[UnitRecord]:
-        units = {u.id: u for u in await tx.org.units()}
-        chain: list[UnitRecord] = []
-        current = units.get(unit_id)
-        while current and current.parent_id:
-            current = units.get(current.parent_id)
-            if current:
-                chain.append(current)
-        return chain
 
     async def _dispatch(
         self,
@@ -181,12 +173,24 @@ class ConversationService:
         participation = await tx.rounds.participation(round_id, person.id)
         if round_ is None or participation is None:
             return (self._say("service.round_unknown", locale),)
+        if not await self._may_answer(tx, person, participation.unit_id):
+            return (self._say("service.denied", locale),)
         if participation.status == ParticipationStatus.COMPLETED:
             return (self._say("service.round_done", locale),)
         if not round_.accepts_answers(now):
             return (self._say("service.round_closed", locale),)
         await tx.conversations.set_focus(person.id, round_id)
         return await self._advance(tx, person, locale, round_id, engine.Start(), now)
+
+    async def _may_answer(self, tx: Transaction, person: PersonRecord, unit_id: str) -> bool:
+        memberships = tuple(
+            policy.Membership(m.unit_id, m.role) for m in await tx.org.memberships(person.id)
+        )
+        actor = policy.Actor(str(person.id), memberships)
+        units = {u.id: u for u in await tx.org.units()}
+        return policy.decide(
+            actor, policy.Action.ANSWER, unit_id, lambda unit: ancestor_ids(units, unit)
+        ).allowed
 
     async def _advance(
         self,

@@ -122,6 +122,36 @@ def check_units(units: list[tuple[UnitRecord, str | None]], known: set[str]) -> 
     return sorted(set(problems), key=problems.index)
 
 
+def check_cycles(
+    units: list[tuple[UnitRecord, str | None]], existing: Mapping[str, str | None]
+) -> list[str]:
+    """Units of the file that would end up below themselves (with the stored units' parents)."""
+    parents = dict(existing) | {unit.id: unit.parent_id for unit, _kind in units}
+    problems: list[str] = []
+    for unit, _kind in units:
+        chain, current = [unit.id], unit.parent_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = parents.get(current)
+        if current == unit.id:
+            cycle = " -> ".join([*chain, unit.id])
+            problems.append(f"unit {unit.id}: its parents form a cycle ({cycle})")
+    return sorted(set(problems), key=problems.index)
+
+
+def parents_first(
+    units: list[tuple[UnitRecord, str | None]],
+) -> list[tuple[UnitRecord, str | None]]:
+    """The units ordered so that every parent in the file comes before its children."""
+    in_file = {unit.id: unit.parent_id for unit, _kind in units}
+
+    def depth(unit_id: str) -> int:
+        parent = in_file.get(unit_id)
+        return 0 if parent is None or parent not in in_file else 1 + depth(parent)
+
+    return sorted(units, key=lambda pair: depth(pair[0].id))
+
+
 class ImportService:
     """Validates whole files first, then writes them in one transaction."""
 
@@ -132,11 +162,11 @@ class ImportService:
         """Create or update units; returns how many were in the file."""
         units = parse_org(path)
         async with self.store.transaction() as tx:
-            known = {u.id for u in await tx.org.units()}
-            problems = check_units(units, known)
+            existing = {u.id: u.parent_id for u in await tx.org.units()}
+            problems = check_units(units, set(existing)) + check_cycles(units, existing)
             if problems:
                 raise ImportError_(problems)
-            for unit, kind in units:  # parents come before children in both formats
+            for unit, kind in parents_first(units):  # a CSV may list children first
                 await tx.org.upsert_unit(unit, kind)
         return len(units)
 

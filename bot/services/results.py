@@ -10,10 +10,11 @@ from enum import StrEnum
 from typing import Any
 
 from bot.services.questionnaires import QuestionnaireCatalog
-from bot.services.rounds import RoundError, subtree
+from bot.services.rounds import RoundError
 from bot.settings import Settings
 from dialogs.i18n import format_percent, translate
 from dialogs.model import Questionnaire
+from dialogs.org import subtree
 from dialogs.records import RoundRecord
 from dialogs.results import ItemResult, RoundResults, compute_results
 from storage.stats import round_facts

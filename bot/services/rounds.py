@@ -11,7 +11,7 @@ from bot.services.questionnaires import QuestionnaireCatalog
 from dialogs.i18n import normalize_locale, translate
 from dialogs.loader import load_questionnaire
 from dialogs.model import RoundState
-from dialogs.records import UnitRecord
+from dialogs.org import subtree
 from storage.store import Store, Transaction
 
 
@@ -27,21 +27,6 @@ class OpenReport:
     invited: int
     queued: int
     without_identity: int
-
-
-def subtree(units: Sequence[UnitRecord], roots: Sequence[str]) -> set[str]:
-    """The ids of `roots` and every unit below them."""
-    children: dict[str | None, list[str]] = {}
-    for unit in units:
-        children.setdefault(unit.parent_id, []).append(unit.id)
-    found: set[str] = set()
-    pending = list(roots)
-    while pending:
-        unit_id = pending.pop()
-        if unit_id not in found:
-            found.add(unit_id)
-            pending.extend(children.get(unit_id, []))
-    return found
 
 
 def _source(path: Path) -> str:

@@ -97,3 +97,71 @@ async def test_example_questionnaire_end_to_end_stores_exactly_the_answers(db_ur
     await engine.dispose()
     assert states == []  # in-progress answers left with the submit
     assert len(done) == 1
+
+
+async def test_language_switch_mid_questionnaire_reasks_in_nynorsk(db_url):
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        invitation = await user.be("Kari Nordmann")
+        await user.send(type="begin", round_id=invitation[-1]["rounds"][0]["round_id"])
+        await user.choose("yes")
+        assert user.current()["text"] == "Hvor jobber du?"
+        said = await user.say("/language nn")
+        assert said[0]["text"] == "Språket er no nynorsk."
+        assert said[-1]["text"] == "Kvar jobbar du?"
+        assert [c["label"] for c in said[-1]["choices"]] == ["Sjukehus", "Kommune", "Anna"]
+        menu = await user.say("/language")
+        assert [o["code"] for o in menu[-1]["options"]] == ["nb", "nn", "en"]
+        english = await user.send(type="language", code="en")
+        assert english[-1]["text"] == "Where do you work?"
+
+
+async def test_garbage_gets_a_localised_reason_and_changes_nothing(db_url):
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        invitation = await user.be("Kari Nordmann")
+        await user.send(type="begin", round_id=invitation[-1]["rounds"][0]["round_id"])
+        refused = await user.say("kanskje")
+        assert refused[0]["key"] == "engine.invalid.use_buttons"
+        assert refused[-1]["item_id"] == "samtykke"
+        stale = await user.send(type="choose", item_id="rolle", option_id="leder")
+        assert [m["key"] for m in stale] == ["engine.stale"]
+        for bad in (
+            {"type": "choose"},
+            {"type": "teleport"},
+            {"type": "begin", "round_id": "1"},
+            [1, 2],
+            {"type": "text", "text": "x" * 5000},
+        ):
+            response = await user.client.post("/chat/api/send", json=bad)
+            assert response.status == 400, bad
+        response = await user.client.post(
+            "/chat/api/send",
+            data="type=text&text=hi",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status == 415  # no cross-site form posts
+        assert (await user.choose("yes"))[-1]["item_id"] == "arbeidssted"
+
+
+async def test_an_invite_code_links_a_new_person_to_the_unit(db_url):
+    from datetime import timedelta
+
+    from bot.app import SERVICES
+    from dialogs.model import Role
+    from tests.webchat import NOW
+
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        services = server.app[SERVICES]
+        async with services.store.transaction() as tx:
+            await tx.org.create_invite(
+                "AB12-CD34", NOW + timedelta(days=1), "lungeavdelingen", None, Role.STAFF, uses=1
+            )
+        unknown = await user.say("hei")
+        assert unknown[-1]["key"] == "service.invite_invalid"
+        welcome = await user.say("ab12-cd34")
+        assert welcome[-1]["type"] == "invitation" and welcome[-1]["rounds"]
+        async with ChatUser.on(server) as other:
+            assert (await other.say("AB12-CD34"))[-1]["key"] == "service.invite_invalid"  # used up
+        async with services.store.transaction() as tx:
+            newcomer = next(p for p in await tx.org.people() if p.email is None)
+            memberships = await tx.org.memberships(newcomer.id)
+        assert [(m.unit_id, m.role) for m in memberships] == [("lungeavdelingen", "staff")]

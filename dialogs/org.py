@@ -1,0 +1,32 @@
+"""Pure functions over the unit tree: ancestors and subtrees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from dialogs.records import UnitRecord
+
+
+def ancestor_ids(units: Mapping[str, UnitRecord], unit_id: str) -> list[str]:
+    """The ids above a unit, from its parent up to the root (cycles are cut)."""
+    chain: list[str] = []
+    current = units.get(unit_id)
+    while current is not None and current.parent_id and current.parent_id not in chain:
+        chain.append(current.parent_id)
+        current = units.get(current.parent_id)
+    return chain
+
+
+def subtree(units: Iterable[UnitRecord], roots: Sequence[str]) -> set[str]:
+    """The ids of `roots` and every unit below them."""
+    children: dict[str | None, list[str]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found: set[str] = set()
+    pending = list(roots)
+    while pending:
+        unit_id = pending.pop()
+        if unit_id not in found:
+            found.add(unit_id)
+            pending.extend(children.get(unit_id, []))
+    return found
