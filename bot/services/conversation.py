@@ -74,6 +74,17 @@ class ConversationService:
             messages = await self._dispatch(tx, person, locale, focus, event, now)
             return Reply(messages, person.id, await self._locale(tx, person, fresh=True))
 
+    async def locale_of(self, channel: str, external_id: str) -> str | None:
+        """The language of the person behind a channel address (None if not linked)."""
+        async with self.store.transaction() as tx:
+            identity = await tx.org.identity(channel, external_id)
+            person = (
+                await tx.org.person(identity.person_id)
+                if identity and identity.person_id
+                else None
+            )
+            return await self._locale(tx, person) if person else None
+
     async def link(self, channel: str, external_id: str, person_id: int, now: datetime) -> Reply:
         """Connect a channel address to a known person and greet them (demo and linking)."""
         async with self.store.transaction() as tx:

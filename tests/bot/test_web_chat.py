@@ -165,3 +165,12 @@ async def test_an_invite_code_links_a_new_person_to_the_unit(db_url):
             newcomer = next(p for p in await tx.org.people() if p.email is None)
             memberships = await tx.org.memberships(newcomer.id)
         assert [(m.unit_id, m.role) for m in memberships] == [("lungeavdelingen", "staff")]
+
+
+async def test_a_nynorsk_unit_gets_nynorsk_questions_and_page(db_url):
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        greeting = await user.be("Synnøve Aas")  # heimetenesta-nordbygda has locale nn
+        assert greeting[-1]["text"] == "Du har opne undersøkingar:"
+        page = await (await user.client.get("/chat", headers={"Accept-Language": "en"})).text()
+    assert '<html lang="nn">' in page
+    assert "Skriv eit svar eller ein kommando" in page

@@ -64,15 +64,15 @@ class WebChat:
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         """The chat page, in the browser's language (nb unless it asks for nn or en)."""
-        locale = normalize_locale(
+        response = web.Response(content_type="text/html")
+        external_id = self._identity(request, response)
+        locale = await self.service.locale_of(CHANNEL, external_id) or normalize_locale(
             request.headers.get("Accept-Language", "").split(",")[0],
             self.settings.default_locale,
         )
-        html = self.templates.get_template("chat.html").render(
+        response.text = self.templates.get_template("chat.html").render(
             locale=locale, t=lambda key: translate(locale, key)
         )
-        response = web.Response(text=html, content_type="text/html")
-        self._identity(request, response)
         return response
 
     async def session(self, request: web.Request) -> web.StreamResponse:
