@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.channels.actions import ActionError, translate_event
 from bot.channels.web.render import render_message
-from bot.channels.web.translate import WebInputError, translate_event
 from bot.services.conversation import ConversationService, Reply
 from bot.settings import Settings
 from dialogs.i18n import normalize_locale, translate
@@ -125,7 +125,7 @@ class WebChat:
         data = await self._json(request)
         try:
             event = translate_event(data)
-        except WebInputError as error:
+        except ActionError as error:
             raise web.HTTPBadRequest(text=str(error)) from None
         response = web.json_response({})
         external_id = self._identity(request, response)

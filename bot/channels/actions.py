@@ -1,4 +1,8 @@
-"""Translate the web chat page's JSON requests into conversation events."""
+"""Channel-neutral action payloads (what a button or a typed line means) -> conversation events.
+
+The web chat posts these payloads as JSON; Telegram and Teams keep them behind server-side
+button tokens. One translation serves every channel.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,19 @@ from dialogs import engine
 MAX_TEXT = 4000
 
 
-class WebInputError(ValueError):
-    """A request the page should never send; answered with 400 and changes nothing."""
+class ActionError(ValueError):
+    """A payload no honest client sends; refused, and nothing changes."""
 
 
 def _text(data: Mapping[str, object], name: str, limit: int = 200) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value or len(value) > limit:
-        raise WebInputError(f"'{name}' must be a non-empty string of at most {limit} characters")
+        raise ActionError(f"'{name}' must be a non-empty string of at most {limit} characters")
     return value
 
 
 def translate_event(data: Mapping[str, object]) -> Event:
-    """Map {"type": ..., ...} to an event, or raise WebInputError."""
+    """Map {"type": ..., ...} to an event, or raise ActionError."""
     kind = data.get("type")
     if kind == "text":
         text = _text(data, "text", MAX_TEXT).strip()
@@ -36,11 +40,11 @@ def translate_event(data: Mapping[str, object]) -> Event:
     if kind == "begin":
         round_id = data.get("round_id")
         if not isinstance(round_id, int) or isinstance(round_id, bool):
-            raise WebInputError("'round_id' must be an integer")
+            raise ActionError("'round_id' must be an integer")
         return BeginRound(round_id)
     if kind == "language":
         return SetLanguage(_text(data, "code", 5))
-    raise WebInputError(f"unknown request type {kind!r}")
+    raise ActionError(f"unknown request type {kind!r}")
 
 
 def _action(action: str, item_id: object) -> Event:
@@ -58,7 +62,7 @@ def _action(action: str, item_id: object) -> Event:
         return engine.Skip(target)
     if action in ("done", "edit") and target:
         return engine.Done(target) if action == "done" else engine.Edit(target)
-    raise WebInputError(f"unknown action {action!r}")
+    raise ActionError(f"unknown action {action!r}")
 
 
 def _command(text: str) -> Event | None:
