@@ -43,7 +43,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -
     return Services(
         store=store,
         catalog=catalog,
-        conversation=ConversationService(store, catalog, settings.default_locale),
+        conversation=ConversationService(
+            store, catalog, settings.default_locale, settings.min_group_size
+        ),
         rounds=RoundService(store, catalog, settings.default_locale),
         drainer=OutboxDrainer(store, {"web": WebChatSender(store)}, clock),
     )

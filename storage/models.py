@@ -350,6 +350,8 @@ class WebMessage(Base):
     """The web chat's mailbox: what the page shows, fetched with ?after=<id>."""
 
     __tablename__ = "web_messages"
+    # AUTOINCREMENT: ids must never be reused (the page's cursor), even after deletions.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     identity_id: Mapped[int] = mapped_column(
         ForeignKey("identities.id", ondelete="CASCADE"), index=True

@@ -138,6 +138,16 @@ class OrgRepository:
             update(m.Person).where(m.Person.id == person_id).values(locale=locale)
         )
 
+    async def set_paused(self, person_id: int, paused: bool) -> None:
+        """Pause or resume proactive messages to a person."""
+        await self.session.execute(
+            update(m.Person).where(m.Person.id == person_id).values(paused=paused)
+        )
+
+    async def delete_person(self, person_id: int) -> None:
+        """Forget a person: foreign keys delete what is theirs, de-identify participation."""
+        await self.session.execute(delete(m.Person).where(m.Person.id == person_id))
+
     async def set_memberships(
         self, person_id: int, memberships: Iterable[tuple[str, Role]]
     ) -> None:
@@ -211,13 +221,14 @@ class OrgRepository:
             .values(person_id=person_id, reachable=True, unreachable_reason=None)
         )
 
-    async def identities_of(self, person_id: int) -> list[IdentityRecord]:
-        """Reachable identities of a person, oldest first."""
-        rows = await self.session.scalars(
-            select(m.Identity)
-            .where(m.Identity.person_id == person_id, m.Identity.reachable.is_(True))
-            .order_by(m.Identity.id)
-        )
+    async def identities_of(
+        self, person_id: int, reachable_only: bool = True
+    ) -> list[IdentityRecord]:
+        """Identities of a person (reachable ones by default), oldest first."""
+        query = select(m.Identity).where(m.Identity.person_id == person_id)
+        if reachable_only:
+            query = query.where(m.Identity.reachable.is_(True))
+        rows = await self.session.scalars(query.order_by(m.Identity.id))
         return [_identity(row) for row in rows]
 
     async def mark_unreachable(self, identity_id: int, reason: str) -> None:
@@ -595,12 +606,14 @@ class AnswerRepository:
     async def _scatter(self, round_id: int) -> None:
         # PostgreSQL appends new row versions to the heap, so physical order (ctid) would
         # follow submit order. Rewriting a few random earlier responses moves them to the end.
-        keys = list(await self.session.scalars(
-            select(m.AnonymousResponse.key)
-            .where(m.AnonymousResponse.round_id == round_id)
-            .order_by(func.random())
-            .limit(SCATTER_ROWS)
-        ))
+        keys = list(
+            await self.session.scalars(
+                select(m.AnonymousResponse.key)
+                .where(m.AnonymousResponse.round_id == round_id)
+                .order_by(func.random())
+                .limit(SCATTER_ROWS)
+            )
+        )
         await self.session.execute(
             update(m.AnonymousResponse)
             .where(m.AnonymousResponse.key.in_(keys))

@@ -6,9 +6,23 @@ button tokens. One translation serves every channel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from bot.services.messages import BeginRound, Event, Help, RedeemCode, SetLanguage, ShowRounds
+from bot.services.messages import (
+    BeginRound,
+    CreateLinkCode,
+    Event,
+    ExportMyData,
+    Forget,
+    Help,
+    RedeemCode,
+    ServiceEvent,
+    SetLanguage,
+    ShowPrivacy,
+    ShowRounds,
+    ShowStatus,
+    StopMessages,
+)
 from dialogs import engine
 
 MAX_TEXT = 4000
@@ -30,7 +44,7 @@ def translate_event(data: Mapping[str, object]) -> Event:
     kind = data.get("type")
     if kind == "text":
         text = _text(data, "text", MAX_TEXT).strip()
-        return _command(text) or engine.Text(text)
+        return translate_command(text) or engine.Text(text)
     if kind == "choose":
         return engine.Choose(_text(data, "item_id"), _text(data, "option_id"))
     if kind == "toggle":
@@ -42,6 +56,8 @@ def translate_event(data: Mapping[str, object]) -> Event:
         if not isinstance(round_id, int) or isinstance(round_id, bool):
             raise ActionError("'round_id' must be an integer")
         return BeginRound(round_id)
+    if kind == "forget":
+        return Forget(confirmed=data.get("confirm") is True)
     if kind == "language":
         return SetLanguage(_text(data, "code", 5))
     raise ActionError(f"unknown request type {kind!r}")
@@ -65,22 +81,50 @@ def _action(action: str, item_id: object) -> Event:
     raise ActionError(f"unknown action {action!r}")
 
 
-def _command(text: str) -> Event | None:
-    # Slash commands work the same way in every channel.
+COMMANDS: dict[str, Callable[[str], Event]] = {
+    "start": lambda rest: RedeemCode(rest) if rest else ShowRounds(),
+    "status": lambda _rest: ShowStatus(),
+    "help": lambda _rest: Help(),
+    "language": lambda rest: SetLanguage(rest or None),
+    "resume": lambda _rest: engine.Resume(),
+    "pause": lambda _rest: engine.Pause(),
+    "back": lambda _rest: engine.Back(),
+    "stop": lambda _rest: StopMessages(),
+    "privacy": lambda _rest: ShowPrivacy(),
+    "mydata": lambda _rest: ExportMyData(),
+    "forget": lambda _rest: Forget(),
+    "link": lambda rest: RedeemCode(rest) if rest else CreateLinkCode(),
+}
+"""Slash commands, the same in every channel (Norwegian aliases below)."""
+
+ALIASES = {
+    "hjelp": "help",
+    "språk": "language",
+    "sprak": "language",
+    "personvern": "privacy",
+    "mine_data": "mydata",
+    "glem": "forget",
+    "kobling": "link",
+}
+
+
+def translate_command(text: str) -> Event | None:
+    """A slash command (e.g. "/start AB12-CD34") as an event; None if `text` is no command."""
     if not text.startswith("/"):
         return None
     name, _, rest = text[1:].partition(" ")
-    name = name.lower()
-    if name in ("start", "status"):
-        return RedeemCode(rest.strip()) if rest.strip() else ShowRounds()
-    if name in ("help", "hjelp"):
-        return Help()
-    if name in ("language", "språk", "sprak"):
-        return SetLanguage(rest.strip() or None)
-    if name in ("pause", "stop"):
-        return engine.Pause()
-    if name == "resume":
-        return engine.Resume()
-    if name == "back":
-        return engine.Back()
-    return Help()
+    # Telegram appends the bot's name in groups: /start@followup_bot
+    name = name.split("@", 1)[0].lower()
+    command = COMMANDS.get(ALIASES.get(name, name))
+    return command(rest.strip()) if command else Help()
+
+
+def event_payload(event: ServiceEvent) -> dict[str, object]:
+    """The payload a button carries for a service event (inverse of translate_event)."""
+    if isinstance(event, Forget):
+        return {"type": "forget", "confirm": event.confirmed}
+    if isinstance(event, BeginRound):
+        return {"type": "begin", "round_id": event.round_id}
+    if isinstance(event, SetLanguage):
+        return {"type": "language", "code": event.locale}
+    raise ValueError(f"no button payload for {event!r}")

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import get_args
 
+from bot.services.account import AccountCommands
 from bot.services.messages import (
     BeginRound,
+    CreateLinkCode,
     Event,
+    ExportMyData,
+    Forget,
     Help,
     Invitation,
     LanguageMenu,
@@ -17,7 +21,10 @@ from bot.services.messages import (
     RedeemCode,
     RoundChoice,
     SetLanguage,
+    ShowPrivacy,
     ShowRounds,
+    ShowStatus,
+    StopMessages,
 )
 from bot.services.questionnaires import QuestionnaireCatalog
 from dialogs import engine, policy
@@ -43,10 +50,17 @@ class Reply:
 class ConversationService:
     """Handles events from every channel against the dialog engine and the database."""
 
-    def __init__(self, store: Store, catalog: QuestionnaireCatalog, default_locale: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: QuestionnaireCatalog,
+        default_locale: str,
+        min_group_size: int = 5,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.default_locale = default_locale
+        self.account = AccountCommands(catalog, min_group_size)
 
     async def handle(self, channel: str, external_id: str, event: Event, now: datetime) -> Reply:
         """Handle one event from one channel address, in one transaction."""
@@ -140,7 +154,12 @@ class ConversationService:
         if isinstance(event, RedeemCode):
             return (self._say("service.already_linked", locale),)
         if isinstance(event, ShowRounds):
-            return await self._greeting(tx, person, locale, now)
+            restarted = await self.account.unpause(tx, person, locale)
+            greeting = await self._greeting(tx, person, locale, now)
+            return ((restarted,) if restarted else ()) + greeting
+        account = await self._account(tx, person, locale, event, now)
+        if account is not None:
+            return (account,)
         if isinstance(event, Help):
             return (self._say("service.help", locale),)
         if isinstance(event, SetLanguage):
@@ -150,6 +169,25 @@ class ConversationService:
         if focus is None:
             return await self._greeting(tx, person, locale, now)
         return await self._advance(tx, person, locale, focus, event, now)
+
+    async def _account(
+        self, tx: Transaction, person: PersonRecord, locale: str, event: Event, now: datetime
+    ) -> Message | None:
+        if isinstance(event, StopMessages):
+            return await self.account.stop(tx, person, locale)
+        if isinstance(event, ShowPrivacy):
+            return self.account.privacy(locale)
+        if isinstance(event, ShowStatus):
+            return await self.account.status(tx, person, locale, now)
+        if isinstance(event, ExportMyData):
+            return await self.account.export(tx, person, locale)
+        if isinstance(event, CreateLinkCode):
+            return await self.account.link_code(tx, person, locale, now)
+        if isinstance(event, Forget):
+            if not event.confirmed:
+                return self.account.confirm_forget(locale)
+            return await self.account.forget(tx, person, locale)
+        return None
 
     async def _set_language(
         self,

@@ -38,7 +38,51 @@ class RedeemCode:
     code: str
 
 
-ServiceEvent = BeginRound | SetLanguage | Help | ShowRounds | RedeemCode
+@dataclass(frozen=True)
+class ShowStatus:
+    """My open rounds and how far I have come in each."""
+
+
+@dataclass(frozen=True)
+class StopMessages:
+    """Pause proactive messages (invitations, check-ins, reminders) until /start."""
+
+
+@dataclass(frozen=True)
+class ShowPrivacy:
+    """What is stored about me and who sees what."""
+
+
+@dataclass(frozen=True)
+class ExportMyData:
+    """Everything stored about me that can be tied to me."""
+
+
+@dataclass(frozen=True)
+class Forget:
+    """Delete my data; asks for a confirmation first."""
+
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class CreateLinkCode:
+    """Give me a one-time code to connect another chat app to me."""
+
+
+ServiceEvent = (
+    BeginRound
+    | SetLanguage
+    | Help
+    | ShowRounds
+    | RedeemCode
+    | ShowStatus
+    | StopMessages
+    | ShowPrivacy
+    | ExportMyData
+    | Forget
+    | CreateLinkCode
+)
 Event = engine.Event | ServiceEvent
 
 
@@ -68,4 +112,30 @@ class LanguageMenu:
     options: tuple[tuple[str, str], ...]
 
 
-Message = engine.Message | Invitation | LanguageMenu
+@dataclass(frozen=True)
+class Button:
+    """A button that sends a service event when pressed."""
+
+    label: str
+    event: ServiceEvent
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A service text with buttons (confirmations)."""
+
+    key: str
+    text: str
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class DataExport:
+    """A person's data as JSON text, with a short explanation."""
+
+    text: str
+    filename: str
+    content: str
+
+
+Message = engine.Message | Invitation | LanguageMenu | Prompt | DataExport

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services.messages import Invitation, LanguageMenu, Message
+from bot.channels.actions import event_payload
+from bot.services.messages import DataExport, Invitation, LanguageMenu, Message, Prompt
 from dialogs import engine
 
 
@@ -56,6 +57,22 @@ def render_message(message: Message) -> dict[str, Any]:
             "type": "languages",
             "text": message.text,
             "options": [{"code": code, "label": label} for code, label in message.options],
+        }
+    if isinstance(message, Prompt):
+        return {
+            "type": "prompt",
+            "key": message.key,
+            "text": message.text,
+            "buttons": [
+                {"label": b.label, "request": event_payload(b.event)} for b in message.buttons
+            ],
+        }
+    if isinstance(message, DataExport):
+        return {
+            "type": "export",
+            "text": message.text,
+            "filename": message.filename,
+            "content": message.content,
         }
     return {
         "type": "say",

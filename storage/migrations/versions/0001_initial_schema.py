@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 19:48:46.264953
+Create Date: 2026-11-22 20:14:02.230623
 """
 
 from collections.abc import Sequence
@@ -249,7 +249,8 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_web_messages_identity_id_identities'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_messages'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_messages')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('web_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_messages_identity_id'), ['identity_id'], unique=False)

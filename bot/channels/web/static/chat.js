@@ -77,6 +77,17 @@
       const list = el("div", { class: "actions" });
       message.options.forEach((o) => list.appendChild(button(o.label, { type: "language", code: o.code }, o.label)));
       item.appendChild(list);
+    } else if (message.type === "prompt") {
+      item.appendChild(el("p", {}, message.text));
+      const list = el("div", { class: "actions" });
+      message.buttons.forEach((b) => list.appendChild(button(b.label, b.request, b.label)));
+      item.appendChild(list);
+    } else if (message.type === "export") {
+      item.appendChild(el("p", {}, message.text));
+      const link = el("a", { download: message.filename }, message.filename);
+      link.href = URL.createObjectURL(new Blob([message.content], { type: "application/json" }));
+      item.appendChild(link);
+      item.appendChild(el("pre", { tabindex: "0" }, message.content));
     } else {
       item.appendChild(el("p", {}, message.text));
       if (message.actions && message.actions.length) item.appendChild(actionButtons(message.actions));
