@@ -11,6 +11,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.web.routes import WebChat
 from bot.channels.web.sender import WebChatSender
 from bot.services.conversation import ConversationService
@@ -72,15 +73,24 @@ def create_app(
 
     chat = WebChat(services.store, services.conversation, settings, b"", clock)
     chat.register(app)
+    telegram = None
+    if settings.telegram_bot_token is not None:
+        telegram = TelegramChannel(settings, services.store, services.conversation, clock)
+        telegram.register(app)
+        services.drainer.senders["telegram"] = telegram.sender
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         # The cookie key may live in the database, so it is read once the app starts.
         chat.secret = await secret_key(settings, services.store)
+        if telegram is not None:
+            await telegram.start()
         drainer = asyncio.create_task(services.drainer.run(drain_interval))
         yield
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
+        if telegram is not None:
+            await telegram.stop()
         await services.store.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,8 @@ import typer
 from aiohttp import web
 
 from bot.app import Services, build_services, create_app
+from bot.channels.telegram.links import deep_link, telegram_username, write_qr
+from bot.services.account import new_code
 from bot.services.imports import ImportError_, ImportService
 from bot.services.results import ResultsFormat, ResultsService
 from bot.services.rounds import RoundError
@@ -194,20 +195,32 @@ def invite_create(
     role: Annotated[Role, typer.Option(help="Role in that unit.")] = Role.STAFF,
     uses: Annotated[int, typer.Option(min=1, help="How many people may use it.")] = 1,
     days: Annotated[int, typer.Option(min=1, help="Days until it expires.")] = 14,
+    qr: Annotated[
+        Path | None, typer.Option(help="Write a QR code PNG of the Telegram link here.")
+    ] = None,
 ) -> None:
-    """Print a new invite code for a unit."""
-    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+    """Print a new invite code for a unit (and the Telegram deep link when Telegram is on)."""
+    code = new_code()
 
-    async def create(services: Services, _settings: Settings) -> None:
+    async def create(services: Services, settings: Settings) -> str | None:
         async with services.store.transaction() as tx:
             if await tx.org.unit(unit) is None:
                 raise LookupError(f"unknown unit {unit!r}")
             await tx.org.create_invite(
                 code, utcnow() + timedelta(days=days), unit, None, role, uses
             )
+        return await telegram_username(settings)
 
-    _with_services(create)
+    username = _with_services(create)
     typer.echo(code)
+    if username:
+        link = deep_link(username, code)
+        typer.echo(link)
+        if qr is not None:
+            write_qr(link, qr)
+            typer.echo(f"QR code written to {qr}")
+    elif qr is not None:
+        typer.echo("no QR code: set TELEGRAM_BOT_TOKEN to get a Telegram link", err=True)
 
 
 @round_app.command("create")
@@ -248,8 +261,8 @@ def round_open(round_id: int) -> None:
 @round_app.command("close")
 def round_close(round_id: int) -> None:
     """Stop accepting answers."""
-    _with_services(lambda s, _: s.rounds.close(round_id))
-    typer.echo(f"round {round_id} closed")
+    unreachable = _with_services(lambda s, _: s.rounds.close(round_id))
+    typer.echo(f"round {round_id} closed; {unreachable} invitees were unreachable")
 
 
 @round_app.command("extend")

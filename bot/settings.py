@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(
         None,
         validation_alias=_env("TELEGRAM_BOT_TOKEN"),
-        description="Bot token from BotFather; switches Telegram on (channel not built yet).",
+        description="Bot token from BotFather; switches Telegram on.",
     )
     telegram_api_base_url: str = Field(
         OFFICIAL_TELEGRAM_API,
@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         None,
         validation_alias=_env("TELEGRAM_WEBHOOK_SECRET"),
         description="Secret Telegram must send with every webhook call.",
+    )
+    telegram_poll_timeout: int = Field(
+        30,
+        ge=0,
+        le=50,
+        validation_alias=_env("FOLLOWUP_TELEGRAM_POLL_TIMEOUT"),
+        description="Seconds a getUpdates long poll waits (polling mode).",
     )
     microsoft_app_id: str | None = Field(
         None,

@@ -172,8 +172,11 @@ def _groups(
     own: dict[str, set[str]] = {}
     for fact in facts:
         own.setdefault(fact.unit_id, set()).add(fact.respondent)
-    nodes = [
-        GroupNode(u.id, u.parent_id if u.parent_id in audience else None, len(own.get(u.id, ())))
+    # The report's overall figure sits above the audience's top units: with two or more of them
+    # it minus the shown ones must not reveal a hidden one, so it joins the tree as their root.
+    whole = "\0all"  # never a unit id
+    nodes = [GroupNode(whole, None, 0)] + [
+        GroupNode(u.id, u.parent_id if u.parent_id in audience else whole, len(own.get(u.id, ())))
         for u in members
     ]
     suppression = suppress_tree(nodes, k)

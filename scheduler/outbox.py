@@ -38,7 +38,7 @@ class OutboxDrainer:
         batch: int = 50,
     ) -> None:
         self.store = store
-        self.senders = senders
+        self.senders = dict(senders)
         self.clock = clock
         self.batch = batch
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"

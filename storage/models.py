@@ -361,6 +361,18 @@ class WebMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ButtonToken(Base):
+    """What a chat button means, kept server-side (Telegram allows 64 bytes of callback data)."""
+
+    __tablename__ = "button_tokens"
+    token: Mapped[str] = mapped_column(String(24), primary_key=True)
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ServiceSetting(Base):
     """Values the service generates and keeps (e.g. the secret key when none is configured)."""
 

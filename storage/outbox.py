@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,6 +127,27 @@ class OutboxRepository:
             select(m.OutboxMessage.idempotency_key, m.OutboxMessage.status)
         )
         return {key: status for key, status in rows}
+
+
+class ButtonTokenRepository:
+    """Server-side meanings of chat buttons, scoped to the identity they were sent to."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def issue(self, identity_id: int, payload: dict[str, Any]) -> str:
+        """A new short token standing for `payload`."""
+        token = secrets.token_urlsafe(9)
+        self.session.add(m.ButtonToken(token=token, identity_id=identity_id, payload=payload))
+        await self.session.flush()
+        return token
+
+    async def resolve(self, identity_id: int, token: str) -> dict[str, Any] | None:
+        """The payload, only if this token was given to this identity."""
+        row = await self.session.get(m.ButtonToken, token)
+        if row is None or row.identity_id != identity_id:
+            return None
+        return dict(row.payload)
 
 
 class WebMailboxRepository:

@@ -221,6 +221,17 @@ class OrgRepository:
             .values(person_id=person_id, reachable=True, unreachable_reason=None)
         )
 
+    async def set_conversation_ref(self, identity_id: int, ref: dict[str, Any]) -> None:
+        """Remember what proactive sending and message edits need for this address."""
+        await self.session.execute(
+            update(m.Identity).where(m.Identity.id == identity_id).values(conversation_ref=ref)
+        )
+
+    async def conversation_ref(self, identity_id: int) -> dict[str, Any]:
+        """The stored conversation reference (empty when none yet)."""
+        row = await self.session.get(m.Identity, identity_id)
+        return dict(row.conversation_ref or {}) if row else {}
+
     async def identities_of(
         self, person_id: int, reachable_only: bool = True
     ) -> list[IdentityRecord]:
@@ -440,6 +451,33 @@ class RoundRepository:
             update(m.Participation)
             .where(m.Participation.round_id == round_id, m.Participation.person_id == person_id)
             .values(status=ParticipationStatus.COMPLETED.value, completed_on=on)
+        )
+
+    async def mark_unreachable(self, round_id: int, person_id: int | None, reason: str) -> None:
+        """An invitee who could not be reached leaves the eligible denominator."""
+        query = update(m.Participation).where(
+            m.Participation.round_id == round_id,
+            m.Participation.status == ParticipationStatus.INVITED.value,
+        )
+        query = query.where(
+            m.Participation.person_id.is_(None)
+            if person_id is None
+            else m.Participation.person_id == person_id
+        )
+        await self.session.execute(
+            query.values(status=ParticipationStatus.UNREACHABLE.value, reason=reason)
+        )
+
+    async def reinstate(self, round_id: int, reason: str) -> None:
+        """Put people marked unreachable for `reason` back among the invited."""
+        await self.session.execute(
+            update(m.Participation)
+            .where(
+                m.Participation.round_id == round_id,
+                m.Participation.status == ParticipationStatus.UNREACHABLE.value,
+                m.Participation.reason == reason,
+            )
+            .values(status=ParticipationStatus.INVITED.value, reason=None)
         )
 
     async def open_rounds_for(self, person_id: int, now: datetime) -> list[RoundRecord]:

@@ -9,7 +9,7 @@ from functools import cached_property
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.database import create_engine, session_factory
-from storage.outbox import OutboxRepository, WebMailboxRepository
+from storage.outbox import ButtonTokenRepository, OutboxRepository, WebMailboxRepository
 from storage.repositories import (
     AnswerRepository,
     ConversationRepository,
@@ -61,6 +61,11 @@ class Transaction:
     def outbox(self) -> OutboxRepository:
         """Proactive messages."""
         return OutboxRepository(self.session)
+
+    @cached_property
+    def buttons(self) -> ButtonTokenRepository:
+        """Chat button tokens."""
+        return ButtonTokenRepository(self.session)
 
     @cached_property
     def web(self) -> WebMailboxRepository:

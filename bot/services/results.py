@@ -216,10 +216,9 @@ def to_text(
         for item in items:
             lines.append(f"{item.text.get(locale, default)} (n = {item.denominator})")
             for option in item.options:
-                pct = _cell(option.pct, locale)
-                lines.append(
-                    f"   {option.label.get(locale, default)}: {option.n}"
-                    + (f" ({pct} %)" if pct else "")
+                shown = (
+                    f" ({format_percent(option.pct, locale)})" if option.pct is not None else ""
                 )
+                lines.append(f"   {option.label.get(locale, default)}: {option.n}{shown}")
         lines.append("")
     return "\n".join(lines) + "\n"

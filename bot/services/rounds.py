@@ -12,7 +12,10 @@ from dialogs.i18n import normalize_locale, translate
 from dialogs.loader import load_questionnaire
 from dialogs.model import RoundState
 from dialogs.org import subtree
+from dialogs.records import ParticipationStatus
 from storage.store import Store, Transaction
+
+UNREACHABLE_AT_CLOSE = "no reachable chat identity when the round closed"
 
 
 class RoundError(Exception):
@@ -88,9 +91,11 @@ class RoundService:
                 if membership.unit_id not in audience or membership.person_id in seen:
                     continue
                 seen.add(membership.person_id)
-                await tx.rounds.invite(
+                added = await tx.rounds.invite(
                     round_id, membership.person_id, membership.unit_id, now.date()
                 )
+                if not added:
+                    continue  # opened before: already invited (and its invitation queued)
                 invited += 1
                 if await self._queue_invitation(tx, round_id, membership.person_id):
                     queued += 1
@@ -128,12 +133,25 @@ class RoundService:
         )
         return True
 
-    async def close(self, round_id: int) -> None:
-        """Stop accepting answers."""
+    async def close(self, round_id: int) -> int:
+        """Stop accepting answers; returns how many invitees were unreachable at closing.
+
+        People who had not answered and had no reachable chat identity when the round closed
+        (never linked, or blocked the bot) leave the eligible denominator, with a reason.
+        """
         async with self.store.transaction() as tx:
             if await tx.rounds.get(round_id) is None:
                 raise RoundError(f"round {round_id} does not exist")
             await tx.rounds.set_state(round_id, RoundState.CLOSED)
+            unreachable = 0
+            for participation in await tx.rounds.participations(round_id):
+                if participation.status != ParticipationStatus.INVITED:
+                    continue
+                person = participation.person_id
+                if person is None or not await tx.org.identities_of(person):
+                    await tx.rounds.mark_unreachable(round_id, person, UNREACHABLE_AT_CLOSE)
+                    unreachable += 1
+            return unreachable
 
     async def extend(self, round_id: int, closes_at: datetime, now: datetime) -> None:
         """Move the deadline (reopening a closed round when the new deadline is ahead)."""
@@ -146,3 +164,5 @@ class RoundService:
             await tx.rounds.set_closes_at(round_id, closes_at)
             if round_.state == RoundState.CLOSED and closes_at > now:
                 await tx.rounds.set_state(round_id, RoundState.OPEN)
+                # Reopened: whoever was unreachable at closing may still link and answer.
+                await tx.rounds.reinstate(round_id, UNREACHABLE_AT_CLOSE)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:14:02.230623
+Create Date: 2026-11-22 20:15:03.947918
 """
 
 from collections.abc import Sequence
@@ -152,6 +152,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('anonymous_responses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_anonymous_responses_round_id'), ['round_id'], unique=False)
+
+    op.create_table('button_tokens',
+    sa.Column('token', sa.String(length=24), nullable=False),
+    sa.Column('identity_id', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_button_tokens_identity_id_identities'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('token', name=op.f('pk_button_tokens'))
+    )
+    with op.batch_alter_table('button_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_button_tokens_identity_id'), ['identity_id'], unique=False)
 
     op.create_table('conversations',
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -332,6 +343,10 @@ def downgrade() -> None:
     op.drop_table('measure_units')
     op.drop_table('dialog_states')
     op.drop_table('conversations')
+    with op.batch_alter_table('button_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_button_tokens_identity_id'))
+
+    op.drop_table('button_tokens')
     with op.batch_alter_table('anonymous_responses', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_anonymous_responses_round_id'))
 

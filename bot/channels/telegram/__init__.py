@@ -1,0 +1,1 @@
+"""The Telegram channel: python-telegram-bot as transport only (polling or webhook)."""

@@ -1,0 +1,86 @@
+"""Sending rendered messages to Telegram: button tokens, keyboards, documents, error mapping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Message as TelegramMessage
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.channels.base import Failed, SendResult, Sent, Unreachable
+from bot.channels.base import RetryAfter as RetryLater
+from bot.channels.telegram.render import TelegramOut
+from storage.store import Store
+
+TOKEN_PREFIX = "t:"
+
+
+async def keyboard(
+    store: Store, identity_id: int, out: TelegramOut
+) -> InlineKeyboardMarkup | None:
+    """The inline keyboard of `out`, each button's meaning stored behind a short token."""
+    if not out.rows:
+        return None
+    async with store.transaction() as tx:
+        rows = [
+            [
+                InlineKeyboardButton(
+                    key.label,
+                    callback_data=TOKEN_PREFIX + await tx.buttons.issue(identity_id, key.payload),
+                )
+                for key in row
+            ]
+            for row in out.rows
+        ]
+    return InlineKeyboardMarkup(rows)
+
+
+async def deliver(
+    bot: Bot, store: Store, identity_id: int, chat_id: int, out: TelegramOut
+) -> TelegramMessage:
+    """Send one rendered message (text with keyboard, or a document)."""
+    if out.document is not None:
+        filename, content = out.document
+        return await bot.send_document(
+            chat_id,
+            document=content,
+            filename=filename,
+            caption=out.text,
+            parse_mode=ParseMode.HTML,
+        )
+    return await bot.send_message(
+        chat_id,
+        out.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=await keyboard(store, identity_id, out),
+        disable_web_page_preview=True,
+    )
+
+
+def seconds(value: int | float | timedelta) -> float:
+    """retry_after as seconds (PTB gives an int or a timedelta depending on version)."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def classify(error: TelegramError) -> SendResult:
+    """What a Bot API error means for the outbox."""
+    if isinstance(error, RetryAfter):
+        return RetryLater(seconds(error.retry_after))
+    if isinstance(error, Forbidden):
+        return Unreachable(error.message)
+    if isinstance(error, BadRequest) and "chat not found" in error.message.lower():
+        return Unreachable(error.message)
+    return Failed(error.message)
+
+
+async def send_safely(
+    bot: Bot, store: Store, identity_id: int, chat_id: int, out: TelegramOut
+) -> SendResult:
+    """`deliver`, with Telegram's errors turned into a SendResult."""
+    try:
+        sent = await deliver(bot, store, identity_id, chat_id, out)
+    except TelegramError as error:
+        return classify(error)
+    return Sent(str(sent.message_id))

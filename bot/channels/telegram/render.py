@@ -1,0 +1,122 @@
+"""Render service messages as Telegram messages: HTML text plus inline keyboards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from bot.channels.actions import event_payload
+from bot.services.messages import DataExport, Invitation, LanguageMenu, Message, Prompt
+from dialogs import engine
+
+SHORT_LABEL = 18
+"""Buttons with labels up to this length share a row (three at most)."""
+SELECTED, UNSELECTED = "✅ ", "◻️ "
+
+
+@dataclass(frozen=True)
+class Key:
+    """One inline button: its label and the action payload it stands for."""
+
+    label: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TelegramOut:
+    """One message to send: HTML text, keyboard rows, or a document."""
+
+    text: str
+    rows: tuple[tuple[Key, ...], ...] = ()
+    document: tuple[str, bytes] | None = None
+    item_id: str | None = None
+    toggles: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _rows(keys: list[Key]) -> list[tuple[Key, ...]]:
+    """Short labels three to a row, long labels alone (they would be cut on phones)."""
+    rows: list[tuple[Key, ...]] = []
+    row: list[Key] = []
+    for key in keys:
+        if len(key.label) > SHORT_LABEL:
+            if row:
+                rows.append(tuple(row))
+                row = []
+            rows.append((key,))
+            continue
+        row.append(key)
+        if len(row) == 3:
+            rows.append(tuple(row))
+            row = []
+    if row:
+        rows.append(tuple(row))
+    return rows
+
+
+def _action_keys(actions: tuple[engine.Action, ...]) -> list[Key]:
+    return [
+        Key(a.label, {"type": "action", "action": a.kind.value, "item_id": a.item_id})
+        for a in actions
+    ]
+
+
+def _ask(message: engine.Ask) -> TelegramOut:
+    lines = [f"<b>{message.position}/{message.total}</b> {escape(message.text)}"]
+    if message.hint:
+        lines.append(f"<i>{escape(message.hint)}</i>")
+    toggles = message.input == engine.InputMode.TOGGLES
+    keys = []
+    for choice in message.choices:
+        if toggles:
+            mark = SELECTED if choice.selected else UNSELECTED
+            keys.append(
+                Key(
+                    mark + choice.label,
+                    {"type": "toggle", "item_id": message.item_id, "option_id": choice.id},
+                )
+            )
+        else:
+            keys.append(
+                Key(
+                    choice.label,
+                    {"type": "choose", "item_id": message.item_id, "option_id": choice.id},
+                )
+            )
+    rows = _rows(keys) + _rows(_action_keys(message.actions))
+    return TelegramOut("\n".join(lines), tuple(rows), item_id=message.item_id, toggles=toggles)
+
+
+def render_message(message: Message) -> TelegramOut:
+    """One service message as one Telegram message."""
+    if isinstance(message, engine.Ask):
+        return _ask(message)
+    if isinstance(message, engine.Summary):
+        return TelegramOut(escape(message.text), tuple(_rows(_action_keys(message.actions))))
+    if isinstance(message, Invitation):
+        keys = [
+            Key(f"{r.label}: {r.title}", {"type": "begin", "round_id": r.round_id})
+            for r in message.rounds
+        ]
+        return TelegramOut(escape(message.text), tuple((k,) for k in keys))
+    if isinstance(message, LanguageMenu):
+        keys = [Key(label, {"type": "language", "code": code}) for code, label in message.options]
+        return TelegramOut(escape(message.text), tuple(_rows(keys)))
+    if isinstance(message, Prompt):
+        keys = [Key(b.label, event_payload(b.event)) for b in message.buttons]
+        return TelegramOut(escape(message.text), tuple((k,) for k in keys))
+    if isinstance(message, DataExport):
+        return TelegramOut(
+            escape(message.text), document=(message.filename, message.content.encode("utf-8"))
+        )
+    return TelegramOut(escape(message.text), tuple(_rows(_action_keys(message.actions))))
+
+
+def render_payload(body: dict[str, Any]) -> TelegramOut:
+    """A proactive outbox body (the channel-neutral JSON of an invitation or a notice)."""
+    keys = [
+        Key(f"{r['label']}: {r['title']}", {"type": "begin", "round_id": r["round_id"]})
+        for r in body.get("rounds", [])
+    ]
+    return TelegramOut(escape(str(body.get("text", ""))), tuple((k,) for k in keys))
