@@ -1,0 +1,1 @@
+"""Loopback stand-ins of the chat platforms the bot talks to, for tests and benchmarks."""
