@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from bot.app import SERVICES, Services
+from bot.services.account import new_code
 from dialogs.model import Role
 from tests.peers.telegram_api import BotMessage, Delivery, SimulatedUser, TelegramApiStandIn
 from tests.webchat import NOW, running_app
@@ -31,7 +32,9 @@ async def telegram_app(
         "telegram_poll_timeout": 1,
     }
     if mode == "webhook":
-        settings.update(public_url="https://followup.example", telegram_webhook_secret=WEBHOOK_SECRET)
+        settings.update(
+            public_url="https://followup.example", telegram_webhook_secret=WEBHOOK_SECRET
+        )
     settings.update(overrides)
     async with running_app(db_url, seed=True, **settings) as server:
         if mode == "webhook":
@@ -48,7 +51,7 @@ def services(server: TestServer) -> Services:
 
 async def invite_code(server: TestServer, unit: str = "hjerteavdelingen", uses: int = 100) -> str:
     """A fresh invite code for a unit."""
-    code = f"TG-{unit[:4].upper()}-{uses}"
+    code = new_code()
     async with services(server).store.transaction() as tx:
         await tx.org.create_invite(code, NOW + timedelta(days=1), unit, None, Role.STAFF, uses)
     return code
@@ -66,8 +69,11 @@ class TelegramUser:
     async def settle(self, since: int) -> None:
         """Wait until the bot has answered (a call for this chat) and gone quiet."""
         await self.api.wait_for(
-            lambda: any(c.seq >= since and c.chat_id == self.chat_id and c.done
-                        for c in self.api.calls), timeout=10)
+            lambda: any(
+                c.seq >= since and c.chat_id == self.chat_id and c.done for c in self.api.calls
+            ),
+            timeout=10,
+        )
         while True:
             count = len(self.api.calls)
             await asyncio.sleep(QUIET)
@@ -88,13 +94,14 @@ class TelegramUser:
 
     def find(self, label: str, message: BotMessage | None = None) -> tuple[BotMessage, str]:
         """The newest visible message with a button labelled `label`, and its data."""
-        for candidate in ([message] if message else reversed(self.chat.messages)):
+        for candidate in [message] if message else reversed(self.chat.messages):
             for text, data in candidate.buttons:
                 if text == label or text.endswith(" " + label):
                     assert data is not None
                     return candidate, data
-        raise LookupError(f"no button {label!r}; last: {self.chat.last().text!r} "
-                          f"{self.chat.last().buttons}")
+        raise LookupError(
+            f"no button {label!r}; last: {self.chat.last().text!r} {self.chat.last().buttons}"
+        )
 
     async def press(self, label: str, message: BotMessage | None = None) -> None:
         """Press the newest button with this label."""

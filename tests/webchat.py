@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,7 +35,13 @@ async def running_app(
     db_url: str, seed: bool = False, **overrides: Any
 ) -> AsyncIterator[TestServer]:
     """An app served on loopback; `seed` loads the examples first."""
-    app = create_app(settings_for(db_url, **overrides), clock=lambda: NOW, drain_interval=0.05)
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        # Starts at NOW and runs at real speed, so retries and leases come due.
+        return NOW + timedelta(seconds=time.monotonic() - started)
+
+    app = create_app(settings_for(db_url, **overrides), clock=clock, drain_interval=0.05)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:

@@ -1,10 +1,12 @@
 """The Telegram channel end to end against the Bot API stand-in, in polling and webhook mode."""
 
+import asyncio
+
 import pytest
 
 from tests.bot.test_web_chat import EXPECTED, stored_anonymous_answers
 from tests.peers.telegram_api import TelegramApiStandIn
-from tests.telegram_chat import TelegramUser, invite_code, telegram_app
+from tests.telegram_chat import TelegramUser, invite_code, services, telegram_app
 
 MODES = ["polling", "webhook"]
 
@@ -58,3 +60,191 @@ async def test_enrollment_by_deep_link_then_the_whole_questionnaire(db_url, api,
     assert await stored_anonymous_answers(db_url) == EXPECTED
     commands = api.commands(language_code="nn")
     assert ("language", "Byt språk") in commands
+
+
+ROUND_NAME = "Oppfølging med navn"
+
+
+async def identified_round(server, units=("hjerteavdelingen",)) -> int:
+    from datetime import timedelta
+
+    from tests.webchat import NOW
+
+    rounds = services(server).rounds
+    round_id = await rounds.create(
+        "evaluering-samhandlingsseminar",
+        units,
+        NOW,
+        NOW + timedelta(days=7),
+        anonymous=False,
+        name=ROUND_NAME,
+    )
+    await rounds.open(round_id, NOW)
+    return round_id
+
+
+async def answers_of(server, chat_id: int, round_id: int) -> list[tuple[str, dict]]:
+    async with services(server).store.transaction() as tx:
+        identity = await tx.org.identity("telegram", str(chat_id))
+        rows = await tx.answers.answers_of(round_id, identity.person_id)
+    return [(item, value.to_dict()) for item, value in rows]
+
+
+async def enrolled(server, api, chat_id: int, name: str = "Kari") -> TelegramUser:
+    user = TelegramUser(api, chat_id, name)
+    await user.say(f"/start {await invite_code(server)}")
+    return user
+
+
+async def test_invitation_arrives_through_the_outbox_and_starts_the_round(db_url, api):
+    async with telegram_app(db_url, "webhook", api) as server:
+        kari = await enrolled(server, api, 2001)
+        mark = api.mark()
+        round_id = await identified_round(server)
+        call = await api.wait_for_call("sendMessage", chat_id=2001, since=mark)
+        assert f"Du er invitert til å svare på «{ROUND_NAME}»" in call.params["text"]
+        await kari.press(f"Start: {ROUND_NAME}", kari.chat.message(call.result["message_id"]))
+        await kari.press("Ja, jeg vil delta")
+        assert await answers_of(server, 2001, round_id) == [("samtykke", {"choice": "yes"})]
+
+
+async def test_garbage_stale_buttons_double_taps_and_back(db_url, api):
+    async with telegram_app(db_url, "webhook", api) as server:
+        round_id = await identified_round(server)
+        kari = await enrolled(server, api, 2002)
+        await kari.press(f"Start: {ROUND_NAME}")
+        consent = kari.chat.last()
+        await kari.say("kanskje")  # text to a button question
+        assert "knappene" in kari.chat.messages[-2].text
+        assert kari.chat.last().text == consent.text  # asked again
+        consent = kari.chat.last()
+        yes = kari.find("Ja, jeg vil delta", consent)[1]
+        mark = api.mark()
+        first, second = await asyncio.gather(
+            kari.user.press(consent, yes), kari.user.press(consent, yes)
+        )
+        assert (first.status, second.status) == (200, 200)
+        assert await answers_of(server, 2002, round_id) == [("samtykke", {"choice": "yes"})]
+        asked = [c for c in api.calls_to("sendMessage", chat_id=2002) if c.seq >= mark]
+        assert len(asked) == 1  # confirmed once: one next question
+        stale_notices = [a.text for a in kari.chat.callback_answers if a.text]
+        assert (
+            stale_notices[-1] == "Den knappen hører til et tidligere steg og gjelder ikke lenger."
+        )
+        # An old button of an answered question changes nothing.
+        await kari.user.press(consent, yes, check=False)
+        assert await answers_of(server, 2002, round_id) == [("samtykke", {"choice": "yes"})]
+        await kari.press("Kommune")
+        await kari.press("Tilbake")
+        assert "Hvor jobber du?" in kari.last_text()
+        await kari.press("Sykehus")
+        assert [a for a in await answers_of(server, 2002, round_id)] == [
+            ("samtykke", {"choice": "yes"}),
+            ("arbeidssted", {"choice": "kommune"}),
+            ("arbeidssted", {"choice": "sykehus"}),
+        ]  # a later answer is a new row
+
+
+async def test_wrong_webhook_secret_is_refused_and_changes_nothing(db_url, api):
+    async with telegram_app(db_url, "webhook", api) as server:
+        code = await invite_code(server)
+        intruder = api.user(2003)
+        for secret in ("wrong", None):
+            delivery = await intruder.send_text(f"/start {code}", secret=secret)
+            assert delivery.status == 401
+        assert api.chat(2003).messages == []
+        async with services(server).store.transaction() as tx:
+            assert await tx.org.identity("telegram", "2003") is None
+
+
+async def test_forget_then_start_and_link_across_web_and_telegram(db_url, api):
+    from tests.webchat import ChatUser
+
+    # Polling mode: with FOLLOWUP_PUBLIC_URL the web cookie is Secure and plain-http tests lose it.
+    async with telegram_app(db_url, "polling", api) as server, ChatUser.on(server) as web:
+        await web.be("Ola Hansen")
+        said = (await web.say("/link"))[-1]["text"]
+        code = next(word.rstrip(".") for word in said.split() if word.count("-") == 2)
+        ola = TelegramUser(api, 2004, "Ola")
+        await ola.say(f"/link {code}")
+        await ola.say("/mydata")
+        export = api.calls_to("sendDocument", chat_id=2004)[-1]
+        assert b"ola.hansen@fjordsida.example" in export.params["document"].data
+        await ola.say("/forget")
+        await ola.press("Ja, slett dataene mine")
+        assert "slettet" in ola.last_text()
+        await ola.say("/start")
+        assert "invitasjonskoden" in ola.last_text()
+        assert (await web.say("/status"))[-1]["key"] == "service.not_linked"
+
+
+async def test_blocked_user_is_marked_unreachable_and_429_is_waited_out(db_url, api):
+    async with telegram_app(db_url, "webhook", api) as server:
+        kari = await enrolled(server, api, 2005, "Kari")
+        per = await enrolled(server, api, 2006, "Per")
+        kari.user.block()
+        api.fail("sendMessage", chat_id=2006, status=429, retry_after=1, times=1)
+        mark = api.mark()
+        await identified_round(server)
+        delivered = await api.wait_for_call("sendMessage", chat_id=2006, since=mark, timeout=10)
+        assert "Du er invitert" in delivered.params["text"]
+        refused = [c for c in api.calls_to("sendMessage", chat_id=2006) if c.seq >= mark]
+        assert [c.status for c in refused] == [429, 200]
+        assert refused[1].time - refused[0].time >= 0.9  # waited for retry_after
+        store = services(server).store
+
+        async def outcomes():
+            async with store.transaction() as tx:
+                return sorted((await tx.outbox.statuses()).values())
+
+        for _ in range(50):  # the drainer records the outcome just after the send
+            if await outcomes() == ["sent", "unreachable"]:
+                break
+            await asyncio.sleep(0.05)
+        assert await outcomes() == ["sent", "unreachable"]
+        async with store.transaction() as tx:
+            identity = await tx.org.identity("telegram", "2005")
+        assert identity.reachable is False
+        del per
+
+
+async def test_fifty_people_at_once_without_cross_talk_and_overlapping(db_url, api):
+    import time
+
+    people = 50
+    async with telegram_app(db_url, "polling", api) as server:
+        code = await invite_code(server, uses=people)
+        service = services(server).conversation
+        spans: list[tuple[float, float]] = []
+        handle = service.handle
+
+        async def timed(*args, **kwargs):
+            started = time.monotonic()
+            try:
+                return await handle(*args, **kwargs)
+            finally:
+                spans.append((started, time.monotonic()))
+
+        service.handle = timed
+        users = [TelegramUser(api, 3000 + n, f"P{n}") for n in range(people)]
+        await asyncio.gather(*(u.say(f"/start {code}") for u in users))
+        await asyncio.gather(
+            *(u.press("Start: Evaluering av samhandlingsseminaret") for u in users)
+        )
+        await asyncio.gather(*(u.press("Ja, jeg vil delta") for u in users))
+        # Each person answers "where do you work" differently (by parity): no cross-talk.
+        await asyncio.gather(
+            *(u.press("Sykehus" if n % 2 else "Kommune") for n, u in enumerate(users))
+        )
+        for n, user in enumerate(users):
+            closed = user.chat.messages[-2]
+            assert closed.text.endswith("✔ " + ("Sykehus" if n % 2 else "Kommune")), n
+            assert "Hva er rollen din?" in user.last_text()
+            async with services(server).store.transaction() as tx:
+                identity = await tx.org.identity("telegram", str(user.chat_id))
+                stored = await tx.conversations.state(identity.person_id, 1)
+            chosen = dict(stored["answers"])
+            assert chosen["arbeidssted"]["choice"] == ("sykehus" if n % 2 else "kommune")
+    overlapping = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+    print(f"\nhandled {len(spans)} events; at most {overlapping} at the same time")
+    assert overlapping > 1, "updates were handled one at a time"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -67,7 +68,10 @@ def seconds(value: int | float | timedelta) -> float:
 def classify(error: TelegramError) -> SendResult:
     """What a Bot API error means for the outbox."""
     if isinstance(error, RetryAfter):
-        return RetryLater(seconds(error.retry_after))
+        with warnings.catch_warnings():
+            # PTB 22 warns that retry_after will become a timedelta; seconds() takes both.
+            warnings.simplefilter("ignore")
+            return RetryLater(seconds(error.retry_after))
     if isinstance(error, Forbidden):
         return Unreachable(error.message)
     if isinstance(error, BadRequest) and "chat not found" in error.message.lower():
