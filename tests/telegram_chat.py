@@ -1,4 +1,4 @@
-"""Test helpers: the bot app wired to the Bot API stand-in, and a Telegram user who reads replies."""
+"""Test helpers: the bot wired to the Bot API stand-in, and a Telegram user who reads replies."""
 
 from __future__ import annotations
 
