@@ -179,6 +179,10 @@ class ConversationService:
             return self.account.privacy(locale)
         if isinstance(event, ShowStatus):
             return await self.account.status(tx, person, locale, now)
+        own_data = {ExportMyData: policy.Action.VIEW_OWN_DATA, Forget: policy.Action.FORGET_SELF}
+        action = own_data.get(type(event))
+        if action is not None and not await self._allowed(tx, person, action, None):
+            return self._say("service.denied", locale)
         if isinstance(event, ExportMyData):
             return await self.account.export(tx, person, locale)
         if isinstance(event, CreateLinkCode):
@@ -222,7 +226,7 @@ class ConversationService:
         participation = await tx.rounds.participation(round_id, person.id)
         if round_ is None or participation is None:
             return (self._say("service.round_unknown", locale),)
-        if not await self._may_answer(tx, person, participation.unit_id):
+        if not await self._allowed(tx, person, policy.Action.ANSWER, participation.unit_id):
             return (self._say("service.denied", locale),)
         if participation.status == ParticipationStatus.COMPLETED:
             return (self._say("service.round_done", locale),)
@@ -231,14 +235,17 @@ class ConversationService:
         await tx.conversations.set_focus(person.id, round_id)
         return await self._advance(tx, person, locale, round_id, engine.Start(), now)
 
-    async def _may_answer(self, tx: Transaction, person: PersonRecord, unit_id: str) -> bool:
+    async def _allowed(
+        self, tx: Transaction, person: PersonRecord, action: policy.Action, unit_id: str | None
+    ) -> bool:
+        """The one permission check (dialogs/policy.py) for this person."""
         memberships = tuple(
             policy.Membership(m.unit_id, m.role) for m in await tx.org.memberships(person.id)
         )
         actor = policy.Actor(str(person.id), memberships)
         units = {u.id: u for u in await tx.org.units()}
         return policy.decide(
-            actor, policy.Action.ANSWER, unit_id, lambda unit: ancestor_ids(units, unit)
+            actor, action, unit_id, lambda unit: ancestor_ids(units, unit)
         ).allowed
 
     async def _advance(

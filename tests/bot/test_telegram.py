@@ -248,3 +248,52 @@ async def test_fifty_people_at_once_without_cross_talk_and_overlapping(db_url, a
     overlapping = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
     print(f"\nhandled {len(spans)} events; at most {overlapping} at the same time")
     assert overlapping > 1, "updates were handled one at a time"
+
+
+LONG_LIST = """
+id: lang-liste
+title: Lang liste
+items:
+  - id: kommune
+    kind: single
+    text: Hvilken kommune bor du i?
+    options:
+""" + "".join(f"      - {{id: k{n}, label: Kommune {n}}}\n" for n in range(1, 13)) + """
+  - id: fritekst
+    kind: text
+    text: Noe annet?
+"""
+
+
+async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, tmp_path):
+    from datetime import timedelta
+
+    from tests.webchat import NOW
+
+    async with telegram_app(db_url, "webhook", api) as server:
+        path = tmp_path / "lang.yaml"
+        path.write_text(LONG_LIST, encoding="utf-8")
+        rounds = services(server).rounds
+        await rounds.load_questionnaire(path)
+        kari = await enrolled(server, api, 2007)
+        round_id = await rounds.create("lang-liste", ["hjerteavdelingen"], NOW,
+                                       NOW + timedelta(days=1))
+        await rounds.open(round_id, NOW)
+        await kari.say("/status")
+        await kari.press("Start: Lang liste (ikke påbegynt)")
+        first_page = [t for t, _ in kari.chat.last().buttons]
+        assert first_page == [f"Kommune {n}" for n in range(1, 9)] + ["▶"]
+        await kari.press("▶")
+        second_page = [t for t, _ in kari.chat.last().buttons]
+        assert second_page[:5] == ["Kommune 9", "Kommune 10", "Kommune 11", "Kommune 12", "◀"]
+        await kari.press("Kommune 11")
+        await kari.say("<b>fet</b> & <i")
+        summary = kari.chat.last()
+        assert "<b>fet</b> & <i" in summary.text  # shown literally, not as markup
+        assert all(entity["type"] != "bold" for entity in summary.entities
+                   if "fet" in summary.text[entity["offset"]:entity["offset"] + 3])
+        await kari.press("Send inn")
+        async with services(server).store.transaction() as tx:
+            identity = await tx.org.identity("telegram", "2007")
+            answers = await tx.answers.answers_of(round_id, identity.person_id)
+        assert ("kommune", "k11") in [(item, value.choice) for item, value in answers]

@@ -199,6 +199,9 @@ class TelegramChannel:
             locale = await self._locale(press.chat_id)
             await bot.answer_callback_query(press.query_id, translate(locale, "engine.stale"))
             return
+        if payload.get("type") == "page":
+            await self._turn_page(press, int(payload.get("page", 0)))
+            return
         try:
             event = translate_event(payload)
         except ActionError:
@@ -231,6 +234,20 @@ class TelegramChannel:
         if press.message_id is not None:
             await self._close(press.chat_id, press.message_id, press.html, press.label)
         await self._send(press.chat_id, reply.messages)
+
+    async def _turn_page(self, press: Pressed, page: int) -> None:
+        """Show another page of a long option list, in place (the answer state is unchanged)."""
+        bot = self.application.bot
+        await bot.answer_callback_query(press.query_id)
+        reply = await self.service.handle(
+            CHANNEL, str(press.chat_id), engine.Start(), self.clock()
+        )
+        ask = next((m for m in reply.messages if isinstance(m, engine.Ask)), None)
+        if ask is None or press.message_id is None:
+            return
+        identity_id = await self._identity_id(press.chat_id)
+        markup = await keyboard(self.store, identity_id, render_message(ask, page))
+        await bot.edit_message_reply_markup(press.chat_id, press.message_id, reply_markup=markup)
 
     async def _resolve(self, press: Pressed) -> dict[str, Any] | None:
         if not press.token:

@@ -13,6 +13,8 @@ from dialogs import engine
 SHORT_LABEL = 18
 """Buttons with labels up to this length share a row (three at most)."""
 SELECTED, UNSELECTED = "✅ ", "◻️ "
+PAGE_SIZE = 8
+"""Options per page: longer lists get ◀ ▶ buttons (phones show about eight rows)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,20 @@ def _action_keys(actions: tuple[engine.Action, ...]) -> list[Key]:
     ]
 
 
-def _ask(message: engine.Ask) -> TelegramOut:
+def _page_keys(keys: list[Key], page: int) -> tuple[list[Key], list[Key]]:
+    """One page of a long option list, and the buttons to move between pages."""
+    pages = max(1, -(-len(keys) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = keys[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    nav = []
+    if page > 0:
+        nav.append(Key("◀", {"type": "page", "page": page - 1}))
+    if page < pages - 1:
+        nav.append(Key("▶", {"type": "page", "page": page + 1}))
+    return shown, nav
+
+
+def _ask(message: engine.Ask, page: int = 0) -> TelegramOut:
     lines = [f"<b>{message.position}/{message.total}</b> {escape(message.text)}"]
     if message.hint:
         lines.append(f"<i>{escape(message.hint)}</i>")
@@ -84,14 +99,17 @@ def _ask(message: engine.Ask) -> TelegramOut:
                     {"type": "choose", "item_id": message.item_id, "option_id": choice.id},
                 )
             )
-    rows = _rows(keys) + _rows(_action_keys(message.actions))
+    nav: list[Key] = []
+    if len(keys) > PAGE_SIZE:
+        keys, nav = _page_keys(keys, page)
+    rows = _rows(keys) + ([tuple(nav)] if nav else []) + _rows(_action_keys(message.actions))
     return TelegramOut("\n".join(lines), tuple(rows), item_id=message.item_id, toggles=toggles)
 
 
-def render_message(message: Message) -> TelegramOut:
-    """One service message as one Telegram message."""
+def render_message(message: Message, page: int = 0) -> TelegramOut:
+    """One service message as one Telegram message (`page` of a long option list)."""
     if isinstance(message, engine.Ask):
-        return _ask(message)
+        return _ask(message, page)
     if isinstance(message, engine.Summary):
         return TelegramOut(escape(message.text), tuple(_rows(_action_keys(message.actions))))
     if isinstance(message, Invitation):
