@@ -22,8 +22,10 @@ from bot.services.results import ResultsFormat, ResultsService
 from bot.services.rounds import RoundError
 from bot.services.seed import database_is_empty, load_examples
 from bot.settings import Settings, SettingsError, load_settings
+from dialogs import policy
 from dialogs.loader import QuestionnaireError, load_questionnaire
 from dialogs.model import Role
+from dialogs.policy import Action
 from storage.migrate import upgrade
 from storage.models import utcnow
 
@@ -58,8 +60,16 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _with_services(work: Callable[[Services, Settings], Awaitable[T]]) -> T:
-    """Migrate, run `work` against the services, and close the engine."""
+OPERATOR = policy.Actor(person_id=None, operator=True)
+"""Whoever runs the CLI on the server has its full rights; acting as a person comes later."""
+
+
+def _with_services(work: Callable[[Services, Settings], Awaitable[T]], action: Action) -> T:
+    """Check `action` with the policy, migrate, run `work`, and close the engine."""
+    decision = policy.decide(OPERATOR, action, None, lambda _unit: ())
+    if not decision.allowed:
+        typer.echo(f"error: not allowed ({decision.reason})", err=True)
+        raise typer.Exit(1)
     settings = _settings()
 
     async def main() -> T:
@@ -136,7 +146,7 @@ def db_upgrade() -> None:
 @org_app.command("import")
 def org_import(path: Path) -> None:
     """Create or update units from a YAML tree or a CSV (id,parent,name_nb,...)."""
-    count = _with_services(lambda s, _: ImportService(s.store).import_org(path))
+    count = _with_services(lambda s, _: ImportService(s.store).import_org(path), Action.IMPORT_ORG)
     typer.echo(f"imported {count} units")
 
 
@@ -149,7 +159,8 @@ def people_import(
 ) -> None:
     """Sync the roster from CSV (email,name,unit,role,locale; a row per membership)."""
     report = _with_services(
-        lambda s, _: ImportService(s.store).import_people(path, deactivate_missing)
+        lambda s, _: ImportService(s.store).import_people(path, deactivate_missing),
+        Action.IMPORT_PEOPLE,
     )
     typer.echo(
         f"created {report.created}, updated {report.updated}, deactivated {report.deactivated}"
@@ -159,7 +170,9 @@ def people_import(
 @measures_app.command("import")
 def measures_import(path: Path) -> None:
     """Create or update improvement areas and measures from YAML."""
-    count = _with_services(lambda s, _: ImportService(s.store).import_measures(path))
+    count = _with_services(
+        lambda s, _: ImportService(s.store).import_measures(path), Action.IMPORT_MEASURES
+    )
     typer.echo(f"imported {count} measures")
 
 
@@ -185,7 +198,9 @@ def questionnaire_validate(paths: list[Path]) -> None:
 @questionnaire_app.command("load")
 def questionnaire_load(path: Path) -> None:
     """Validate (against the stored measures) and store a questionnaire version."""
-    questionnaire_id, version = _with_services(lambda s, _: s.rounds.load_questionnaire(path))
+    questionnaire_id, version = _with_services(
+        lambda s, _: s.rounds.load_questionnaire(path), Action.MANAGE_QUESTIONNAIRES
+    )
     typer.echo(f"loaded {questionnaire_id} as version {version}")
 
 
@@ -211,7 +226,7 @@ def invite_create(
             )
         return await telegram_username(settings)
 
-    username = _with_services(create)
+    username = _with_services(create, Action.CREATE_INVITE)
     typer.echo(code)
     if username:
         link = deep_link(username, code)
@@ -245,13 +260,13 @@ def round_create(
             name,
         )
 
-    typer.echo(_with_services(create))
+    typer.echo(_with_services(create, Action.MANAGE_ROUNDS))
 
 
 @round_app.command("open")
 def round_open(round_id: int) -> None:
     """Open a round: invite its audience and queue the invitations."""
-    report = _with_services(lambda s, _: s.rounds.open(round_id, utcnow()))
+    report = _with_services(lambda s, _: s.rounds.open(round_id, utcnow()), Action.MANAGE_ROUNDS)
     typer.echo(
         f"round {report.round_id}: {report.invited} invited, {report.queued} invitations queued, "
         f"{report.without_identity} without a chat identity yet"
@@ -261,7 +276,7 @@ def round_open(round_id: int) -> None:
 @round_app.command("close")
 def round_close(round_id: int) -> None:
     """Stop accepting answers."""
-    unreachable = _with_services(lambda s, _: s.rounds.close(round_id))
+    unreachable = _with_services(lambda s, _: s.rounds.close(round_id), Action.MANAGE_ROUNDS)
     typer.echo(f"round {round_id} closed; {unreachable} invitees were unreachable")
 
 
@@ -273,7 +288,8 @@ def round_extend(
     _with_services(
         lambda s, settings: s.rounds.extend(
             round_id, _when(closes, utcnow(), settings.timezone), utcnow()
-        )
+        ),
+        Action.MANAGE_ROUNDS,
     )
     typer.echo(f"round {round_id} now closes {closes}")
 
@@ -291,7 +307,8 @@ def results(
     output = _with_services(
         lambda s, settings: ResultsService(s.store, s.catalog, settings).render(
             round_id, format, locale or settings.default_locale, by_unit
-        )
+        ),
+        Action.VIEW_RESULTS,
     )
     sys.stdout.write(output)
 
