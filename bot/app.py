@@ -11,6 +11,8 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bot.channels.teams.channel import TeamsChannel
+from bot.channels.teams.sender import TeamsSender
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.web.routes import WebChat
 from bot.channels.web.sender import WebChatSender
@@ -78,6 +80,10 @@ def create_app(
         telegram = TelegramChannel(settings, services.store, services.conversation, clock)
         telegram.register(app)
         services.drainer.senders["telegram"] = telegram.sender
+    if settings.teams_enabled:
+        teams = TeamsChannel(settings, services.store, services.conversation, clock)
+        teams.register(app)
+        services.drainer.senders["teams"] = TeamsSender(teams, services.store)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         # The cookie key may live in the database, so it is read once the app starts.

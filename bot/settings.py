@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     microsoft_app_id: str | None = Field(
         None,
         validation_alias=_env("MicrosoftAppId"),
-        description="Azure bot app id; switches Teams on (channel not built yet).",
+        description="Azure bot app id; switches Teams on.",
     )
     microsoft_app_password: SecretStr | None = Field(
         None, validation_alias=_env("MicrosoftAppPassword"), description="Azure bot secret."
@@ -131,11 +131,28 @@ class Settings(BaseSettings):
         validation_alias=_env("MicrosoftAppTenantId"),
         description="Tenant id (required for SingleTenant).",
     )
+    teams_allowed_tenants: list[str] = Field(
+        default_factory=list,
+        validation_alias=_env("FOLLOWUP_TEAMS_ALLOWED_TENANTS"),
+        description="Optional allow-list of Microsoft 365 tenant ids (JSON list or comma list).",
+    )
     teams_dev_mode: bool = Field(
         False,
         validation_alias=_env("FOLLOWUP_TEAMS_DEV_MODE"),
         description="Mount Teams without auth for the local Playground (loopback host only).",
     )
+
+    @field_validator("teams_allowed_tenants", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def teams_enabled(self) -> bool:
+        """Teams is mounted with an app id, or in dev mode (no auth, loopback only)."""
+        return bool(self.microsoft_app_id) or self.teams_dev_mode
 
     @field_validator("timezone")
     @classmethod

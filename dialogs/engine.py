@@ -260,16 +260,22 @@ class Toggle:
 
 @dataclass(frozen=True)
 class Done:
-    """Confirm the multi-select picks."""
+    """Confirm the multi-select picks (or, from card channels, exactly these `picks`)."""
 
     item_id: str
+    picks: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Text:
-    """Anything typed; read as an answer to what is being asked."""
+    """Anything typed; read as an answer to what is being asked.
+
+    Card channels name the question the input belonged to (`item_id`, or a comment key), so an
+    input on an old card is refused as stale instead of answering the current question.
+    """
 
     text: str
+    item_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -557,12 +563,16 @@ def _dispatch(q: Questionnaire, s: DialogState, event: Event) -> Transition:
             return _on_choose(q, s, item_id, option_id)
         case Toggle(item_id=item_id, option_id=option_id):
             return _on_toggle(q, s, item_id, option_id)
-        case Done(item_id=item_id):
+        case Done(item_id=item_id, picks=picks):
             item = _current_item(q, s, item_id)
             if item is None or item.kind is not ItemKind.MULTI:
                 return _stale(s)
-            return _confirm_picks(q, s, item, s.pending)
-        case Text(text=text):
+            if picks is not None and any(item.option(p) is None for p in picks):
+                return _stale(s)
+            return _confirm_picks(q, s, item, s.pending if picks is None else picks)
+        case Text(text=text, item_id=item_id):
+            if item_id is not None and item_id != _asked_key(s):
+                return _stale(s)
             return _on_text(q, s, text)
         case Skip(item_id=item_id):
             return _on_skip(q, s, item_id)
@@ -585,6 +595,13 @@ def _on_choose(q: Questionnaire, s: DialogState, item_id: str, option_id: str) -
     if item is None or item.kind not in BUTTON_KINDS or item.option(option_id) is None:
         return _stale(s)
     return _accept(q, s, item, AnswerValue(choice=option_id))
+
+
+def _asked_key(s: DialogState) -> str | None:
+    """The id of what is on screen: the current item, or its comment key while commenting."""
+    if s.phase is Phase.COMMENT and s.current is not None:
+        return comment_key(s.current)
+    return s.current if s.phase is Phase.ASKING else None
 
 
 def _on_toggle(q: Questionnaire, s: DialogState, item_id: str, option_id: str) -> Transition:

@@ -44,7 +44,14 @@ def translate_event(data: Mapping[str, object]) -> Event:
     kind = data.get("type")
     if kind == "text":
         text = _text(data, "text", MAX_TEXT).strip()
+        if "item_id" in data:  # an input on a card: an answer to that question, never a command
+            return engine.Text(text, _text(data, "item_id"))
         return translate_command(text) or engine.Text(text)
+    if kind == "picks":
+        picks = data.get("picks")
+        if not isinstance(picks, list) or not all(isinstance(p, str) for p in picks):
+            raise ActionError("'picks' must be a list of option ids")
+        return engine.Done(_text(data, "item_id"), tuple(picks))
     if kind == "choose":
         return engine.Choose(_text(data, "item_id"), _text(data, "option_id"))
     if kind == "toggle":

@@ -1,0 +1,1 @@
+"""The Microsoft Teams channel: botbuilder as transport only (Adaptive Cards, proactive sends)."""
