@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,8 +69,8 @@ class ConversationService:
             identity = await tx.org.ensure_identity(channel, external_id)
             person_id = identity.person_id
             if person_id is None:
-                if isinstance(event, RedeemCode | engine.Text):
-                    code = event.code if isinstance(event, RedeemCode) else event.text
+                code = _code_in(event)
+                if code is not None:
                     return await self._redeem(tx, identity.id, code, now)
                 return Reply(
                     (self._say("service.not_linked", self.default_locale),),
@@ -361,6 +362,20 @@ class ConversationService:
     @staticmethod
     def _say(key: str, locale: str) -> engine.Say:
         return engine.Say(key=key, text=translate(locale, key))
+
+
+CODE_SHAPE = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)+|[A-Za-z0-9]{6,}")
+
+
+def _code_in(event: Event) -> str | None:
+    """An invite or link code in what an unknown person sent (a greeting is not a code)."""
+    if isinstance(event, RedeemCode):
+        return event.code
+    if isinstance(event, engine.Text):
+        text = event.text.strip()
+        if CODE_SHAPE.fullmatch(text) and any(c.isdigit() or c == "-" for c in text):
+            return text
+    return None
 
 
 def _final_answers(
