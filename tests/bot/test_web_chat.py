@@ -156,7 +156,9 @@ async def test_an_invite_code_links_a_new_person_to_the_unit(db_url):
                 "AB12-CD34", NOW + timedelta(days=1), "lungeavdelingen", None, Role.STAFF, uses=1
             )
         unknown = await user.say("hei")
-        assert unknown[-1]["key"] == "service.invite_invalid"
+        assert unknown[-1]["key"] == "service.not_linked"  # a greeting is not a code
+        wrong = await user.say("ZZ99-ZZ99")
+        assert wrong[-1]["key"] == "service.invite_invalid"
         welcome = await user.say("ab12-cd34")
         assert welcome[-1]["type"] == "invitation" and welcome[-1]["rounds"]
         async with ChatUser.on(server) as other:

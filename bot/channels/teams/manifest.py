@@ -18,6 +18,7 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, NotRequired, Required, TypedDict, Unpack
 from urllib.parse import urlsplit
@@ -173,6 +174,7 @@ def build_manifest(
     _check(bool(_SEMVER.match(version)), "version", version)
     _check(bool(re.fullmatch(r"#[0-9a-fA-F]{6}", accent_color)), "accent_color", accent_color)
     _check_commands(commands)
+    _check(len(set(languages)) == len(languages), "languages", languages)
     for language in languages:
         _check(language in DESCRIPTIONS and language != DEFAULT_LANGUAGE, "language", language)
     domains = list(valid_domains) if valid_domains is not None else [_host(website_url)]
@@ -288,6 +290,7 @@ def write_package(path: Path, bot_id: str, **options: Unpack[PackageOptions]) ->
     return target
 
 
+@cache
 def color_icon(background: str = ACCENT_COLOR) -> bytes:
     """The 192×192 full-color icon: a white checked box, full bleed on `background`.
 
@@ -303,6 +306,7 @@ def color_icon(background: str = ACCENT_COLOR) -> bytes:
     return encode_png(192, 192, bytes(pixels))
 
 
+@cache
 def outline_icon() -> bytes:
     """The 32×32 outline icon: the same checked box, white on transparent, without padding."""
     coverage = _symbol(32, origin=1.0, extent=30.0, box_stroke=2.5, check_stroke=3.5)
