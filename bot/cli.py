@@ -15,6 +15,7 @@ import typer
 from aiohttp import web
 
 from bot.app import Services, build_services, create_app
+from bot.channels.teams.manifest import write_package
 from bot.channels.telegram.links import deep_link, telegram_username, write_qr
 from bot.services.account import new_code
 from bot.services.imports import ImportError_, ImportService
@@ -40,6 +41,7 @@ measures_app = typer.Typer(help="Improvement areas and measures.", no_args_is_he
 questionnaire_app = typer.Typer(help="Questionnaire definition files.", no_args_is_help=True)
 invite_app = typer.Typer(help="Enrollment codes.", no_args_is_help=True)
 round_app = typer.Typer(help="Rounds: a questionnaire sent to units.", no_args_is_help=True)
+teams_app = typer.Typer(help="Microsoft Teams.", no_args_is_help=True)
 for sub, name in [
     (db_app, "db"),
     (org_app, "org"),
@@ -48,6 +50,7 @@ for sub, name in [
     (questionnaire_app, "questionnaire"),
     (invite_app, "invite"),
     (round_app, "round"),
+    (teams_app, "teams"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -311,6 +314,28 @@ def results(
         Action.VIEW_RESULTS,
     )
     sys.stdout.write(output)
+
+
+@teams_app.command("manifest")
+def teams_manifest(
+    output: Annotated[Path, typer.Option(help="Zip file (or folder) to write.")] = Path("."),
+    version: Annotated[
+        str, typer.Option(help="App version; raise it for every re-upload (x.y.z).")
+    ] = "1.0.0",
+) -> None:
+    """Build the Teams app package (manifest, icons, nb/nn texts) for upload in Teams admin."""
+    settings = _settings()
+    if not settings.microsoft_app_id or not settings.public_url:
+        typer.echo("error: set MicrosoftAppId and FOLLOWUP_PUBLIC_URL first", err=True)
+        raise typer.Exit(1)
+    try:
+        path = write_package(
+            output, settings.microsoft_app_id, website_url=settings.public_url, version=version
+        )
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Teams app package written to {path}")
 
 
 def main() -> None:
