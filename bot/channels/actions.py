@@ -15,6 +15,7 @@ from bot.services.messages import (
     ExportMyData,
     Forget,
     Help,
+    Message,
     RedeemCode,
     ServiceEvent,
     SetLanguage,
@@ -135,3 +136,23 @@ def event_payload(event: ServiceEvent) -> dict[str, object]:
     if isinstance(event, SetLanguage):
         return {"type": "language", "code": event.locale}
     raise ValueError(f"no button payload for {event!r}")
+
+
+REFUSALS = (
+    "engine.stale",
+    "engine.already_submitted",
+    "engine.invalid.",
+    "engine.at_start",
+    "service.round_closed",
+    "service.round_done",
+    "service.round_unknown",
+)
+"""Replies that refuse a button press: a channel shows them as a notice and sends nothing else."""
+
+
+def refusal(messages: tuple[Message, ...]) -> engine.Say | None:
+    """The refusal a reply opens with, if it is one."""
+    first = messages[0] if messages else None
+    if isinstance(first, engine.Say) and first.key.startswith(REFUSALS):
+        return first
+    return None

@@ -13,7 +13,7 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
-from bot.channels.actions import ActionError, translate_event
+from bot.channels.actions import ActionError, refusal, translate_event
 from bot.channels.teams.render import TeamsOut, card, recorded_card, render_message
 from bot.channels.teams.translate import (
     TeamsLine,
@@ -24,25 +24,15 @@ from bot.channels.teams.translate import (
     tenant_of,
     translate_activity,
 )
-from bot.services.conversation import ConversationService, Reply
+from bot.services.conversation import ConversationService
 from bot.services.messages import Message
 from bot.settings import Settings
-from dialogs import engine
 from dialogs.i18n import translate
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 CHANNEL = "teams"
 MESSAGES_PATH = "/api/messages"
-REFUSALS = (
-    "engine.stale",
-    "engine.already_submitted",
-    "engine.invalid.",
-    "engine.at_start",
-    "service.round_closed",
-    "service.round_done",
-    "service.round_unknown",
-)
 
 
 class AdapterConfig:
@@ -55,13 +45,6 @@ class AdapterConfig:
         # An empty app id (the local Playground) switches every token check off.
         self.APP_TYPE = settings.microsoft_app_type if self.APP_ID else "MultiTenant"
         self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
-
-
-def _refusal(reply: Reply) -> engine.Say | None:
-    first = reply.messages[0] if reply.messages else None
-    if isinstance(first, engine.Say) and first.key.startswith(REFUSALS):
-        return first
-    return None
 
 
 class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
@@ -173,8 +156,8 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
             await context.send_activity(translate(locale, "teams.required"))
             return
         reply = await self.service.handle(CHANNEL, key, event, self.clock())
-        refusal = _refusal(reply)
-        if refusal is None and submit.card_id and "question" in payload:
+        refused = refusal(reply.messages)
+        if refused is None and submit.card_id and "question" in payload:
             answer = recorded_answer(payload, submit.inputs)
             if answer is not None:
                 await self._update(

@@ -17,12 +17,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.actions import ActionError, translate_event
+from bot.channels.actions import ActionError, refusal, translate_event
 from bot.channels.telegram.delivery import deliver, keyboard
 from bot.channels.telegram.render import render_message
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.translate import Pressed, TypedLine, Unsupported, translate_update
-from bot.services.conversation import ConversationService, Reply
+from bot.services.conversation import ConversationService
 from bot.services.messages import Message
 from bot.settings import Settings
 from dialogs import engine
@@ -46,23 +46,6 @@ COMMAND_MENU = (
     "forget",
     "link",
 )
-# Replies that refuse a button press: shown as a notice on the button, nothing else is sent.
-REFUSALS = (
-    "engine.stale",
-    "engine.already_submitted",
-    "engine.invalid.",
-    "engine.at_start",
-    "service.round_closed",
-    "service.round_done",
-    "service.round_unknown",
-)
-
-
-def _refusal(reply: Reply) -> engine.Say | None:
-    first = reply.messages[0] if reply.messages else None
-    if isinstance(first, engine.Say) and first.key.startswith(REFUSALS):
-        return first
-    return None
 
 
 class TelegramChannel:
@@ -188,7 +171,7 @@ class TelegramChannel:
             )
             return
         reply = await self.service.handle(CHANNEL, str(line.chat_id), event, self.clock())
-        if _refusal(reply) is None:
+        if refusal(reply.messages) is None:
             await self._close_previous_prompt(line.chat_id)
         await self._send(line.chat_id, reply.messages)
 
@@ -208,12 +191,12 @@ class TelegramChannel:
             await bot.answer_callback_query(press.query_id)
             return
         reply = await self.service.handle(CHANNEL, str(press.chat_id), event, self.clock())
-        refusal = _refusal(reply)
-        if refusal is not None:
+        refused = refusal(reply.messages)
+        if refused is not None:
             await bot.answer_callback_query(
                 press.query_id,
-                refusal.text[:200],
-                show_alert=refusal.key.startswith("engine.invalid."),
+                refused.text[:200],
+                show_alert=refused.key.startswith("engine.invalid."),
             )
             return
         await bot.answer_callback_query(press.query_id)
