@@ -21,6 +21,7 @@ from bot.services.questionnaires import QuestionnaireCatalog
 from bot.services.rounds import RoundService
 from bot.settings import Settings
 from scheduler.outbox import OutboxDrainer
+from scheduler.ratelimit import Limits
 from storage.models import utcnow
 from storage.store import Store
 
@@ -37,6 +38,17 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+TEAMS_RATE = 50.0
+TEAMS_CONVERSATION_RATE = 7.0
+"""Teams allows about 7 messages a second into one conversation (and answers 429 beyond)."""
+
+
+def send_limits(settings: Settings) -> dict[str, Limits]:
+    """Per-channel send rates: Telegram's documented limits; Teams' per-conversation limit."""
+    return {
+        "telegram": Limits(settings.telegram_rate, settings.telegram_chat_rate),
+        "teams": Limits(TEAMS_RATE, TEAMS_CONVERSATION_RATE),
+    }
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Services:
@@ -50,7 +62,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -
             store, catalog, settings.default_locale, settings.min_group_size
         ),
         rounds=RoundService(store, catalog, settings.default_locale),
-        drainer=OutboxDrainer(store, {"web": WebChatSender(store)}, clock),
+        drainer=OutboxDrainer(
+            store, {"web": WebChatSender(store)}, clock, limits=send_limits(settings)
+        ),
     )
 
 

@@ -115,6 +115,18 @@ class Settings(BaseSettings):
         validation_alias=_env("FOLLOWUP_TELEGRAM_POLL_TIMEOUT"),
         description="Seconds a getUpdates long poll waits (polling mode).",
     )
+    telegram_rate: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("FOLLOWUP_TELEGRAM_RATE"),
+        description="Proactive Telegram messages per second, overall.",
+    )
+    telegram_chat_rate: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_env("FOLLOWUP_TELEGRAM_CHAT_RATE"),
+        description="Proactive Telegram messages per second to one chat.",
+    )
     microsoft_app_id: str | None = Field(
         None,
         validation_alias=_env("MicrosoftAppId"),

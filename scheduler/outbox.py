@@ -18,6 +18,7 @@ from bot.channels.base import (
     Sent,
     Unreachable,
 )
+from scheduler.ratelimit import Limits, RateLimiter
 from storage.models import utcnow
 from storage.outbox import OutboxRow
 from storage.store import Store
@@ -28,7 +29,7 @@ LEASE_SECONDS = 60.0
 
 
 class OutboxDrainer:
-    """Drains the outbox through the channel senders (rate limits come with the check-in work)."""
+    """Drains the outbox: claims due rows with a lease, sends within each channel's limits."""
 
     def __init__(
         self,
@@ -36,20 +37,27 @@ class OutboxDrainer:
         senders: Mapping[str, Sender],
         clock: Callable[[], datetime] = utcnow,
         batch: int = 50,
+        limits: Mapping[str, Limits] | None = None,
+        concurrency: int = 16,
     ) -> None:
         self.store = store
         self.senders = dict(senders)
         self.clock = clock
         self.batch = batch
+        self.limiters = {channel: RateLimiter(limit) for channel, limit in (limits or {}).items()}
+        self.concurrency = asyncio.Semaphore(concurrency)
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     async def drain_once(self) -> int:
         """Send what is due now; returns how many messages were handled."""
         async with self.store.transaction() as tx:
             rows = await tx.outbox.claim(self.worker, self.clock(), self.batch, LEASE_SECONDS)
-        for row in rows:
-            await self._deliver(row)
+        await asyncio.gather(*(self._deliver_bounded(row) for row in rows))
         return len(rows)
+
+    async def _deliver_bounded(self, row: OutboxRow) -> None:
+        async with self.concurrency:
+            await self._deliver(row)
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain forever (cancelled at shutdown)."""
@@ -68,9 +76,13 @@ class OutboxDrainer:
         if sender is None or identity is None or not identity.reachable:
             await self._finish(row.id, "unreachable", "no reachable identity in this channel")
             return
+        limiter = self.limiters.get(row.channel)
+        if limiter is not None:
+            await limiter.acquire(identity.external_id)
         address = Address(row.channel, identity.external_id, identity.id)
-        message = OutboundMessage(address, row.purpose, str(row.payload.get("locale", "nb")),
-                                  row.payload)
+        message = OutboundMessage(
+            address, row.purpose, str(row.payload.get("locale", "nb")), row.payload
+        )
         try:
             result = await sender.send(message)
         except Exception as error:  # senders should not raise; treat it as a passing failure
@@ -82,6 +94,8 @@ class OutboxDrainer:
                 await tx.org.mark_unreachable(identity.id, result.reason)
                 await tx.outbox.finish(row.id, "unreachable", result.reason)
         elif isinstance(result, RetryAfter):
+            if limiter is not None:
+                limiter.pause(result.seconds)  # a 429 is about the whole bot, not this row
             await self._retry(row, result.seconds, "retry after")
         elif row.attempts >= MAX_ATTEMPTS:
             await self._finish(row.id, "failed", result.reason)
