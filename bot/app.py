@@ -63,7 +63,12 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -
         ),
         rounds=RoundService(store, catalog, settings.default_locale),
         drainer=OutboxDrainer(
-            store, {"web": WebChatSender(store)}, clock, limits=send_limits(settings)
+            store,
+            {"web": WebChatSender(store)},
+            clock,
+            limits=send_limits(settings),
+            concurrency=settings.outbox_concurrency,
+            lease=settings.outbox_lease_seconds,
         ),
     )
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.app import Services, build_services, create_app
 from bot.channels.teams.manifest import write_package
+from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.links import deep_link, telegram_username, write_qr
 from bot.services.account import new_code
 from bot.services.imports import ImportError_, ImportService
@@ -42,6 +43,7 @@ questionnaire_app = typer.Typer(help="Questionnaire definition files.", no_args_
 invite_app = typer.Typer(help="Enrollment codes.", no_args_is_help=True)
 round_app = typer.Typer(help="Rounds: a questionnaire sent to units.", no_args_is_help=True)
 teams_app = typer.Typer(help="Microsoft Teams.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Proactive messages waiting to be sent.", no_args_is_help=True)
 for sub, name in [
     (db_app, "db"),
     (org_app, "org"),
@@ -51,6 +53,7 @@ for sub, name in [
     (invite_app, "invite"),
     (round_app, "round"),
     (teams_app, "teams"),
+    (outbox_app, "outbox"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -314,6 +317,33 @@ def results(
         Action.VIEW_RESULTS,
     )
     sys.stdout.write(output)
+
+
+@outbox_app.command("drain")
+def outbox_drain(
+    until_empty: Annotated[
+        bool, typer.Option(help="Stop when nothing is left to send (else run until stopped).")
+    ] = False,
+) -> None:
+    """Send queued messages from this process (the server drains the outbox by itself too)."""
+
+    async def drain(services: Services, settings: Settings) -> None:
+        telegram = None
+        if settings.telegram_bot_token is not None:
+            telegram = TelegramChannel(settings, services.store, services.conversation, utcnow)
+            await telegram.start_sending()
+            services.drainer.senders["telegram"] = telegram.sender
+        typer.echo(f"draining with {services.drainer.in_flight_limit} messages in flight at most")
+        try:
+            if until_empty:
+                await services.drainer.drain_until_empty()
+            else:
+                await services.drainer.run()
+        finally:
+            if telegram is not None:
+                await telegram.stop()
+
+    _with_services(drain, Action.CONFIGURE)
 
 
 @teams_app.command("manifest")

@@ -127,6 +127,19 @@ class Settings(BaseSettings):
         validation_alias=_env("FOLLOWUP_TELEGRAM_CHAT_RATE"),
         description="Proactive Telegram messages per second to one chat.",
     )
+    outbox_concurrency: int = Field(
+        16,
+        ge=1,
+        le=256,
+        validation_alias=_env("FOLLOWUP_OUTBOX_CONCURRENCY"),
+        description="Proactive messages in flight at once (bounds duplicates after a crash).",
+    )
+    outbox_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("FOLLOWUP_OUTBOX_LEASE_SECONDS"),
+        description="Seconds a claimed outbox row stays reserved before a retry.",
+    )
     microsoft_app_id: str | None = Field(
         None,
         validation_alias=_env("MicrosoftAppId"),

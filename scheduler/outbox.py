@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.channels.base import (
@@ -28,36 +29,72 @@ MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60.0
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row: its new status (or a retry time) and why."""
+
+    row: OutboxRow
+    status: str
+    reason: str | None = None
+    retry_at: datetime | None = None
+
+
 class OutboxDrainer:
-    """Drains the outbox: claims due rows with a lease, sends within each channel's limits."""
+    """Drains the outbox: claims due rows with a lease, sends within each channel's limits.
+
+    A batch is at most `concurrency` rows; outcomes are recorded together after the batch, so
+    after a crash at most one batch can be sent twice (the rows in flight), and a busy outbox
+    costs two transactions per batch rather than per message.
+    """
 
     def __init__(
         self,
         store: Store,
         senders: Mapping[str, Sender],
         clock: Callable[[], datetime] = utcnow,
-        batch: int = 50,
         limits: Mapping[str, Limits] | None = None,
         concurrency: int = 16,
+        lease: float = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.senders = dict(senders)
         self.clock = clock
-        self.batch = batch
         self.limiters = {channel: RateLimiter(limit) for channel, limit in (limits or {}).items()}
-        self.concurrency = asyncio.Semaphore(concurrency)
+        self.in_flight_limit = concurrency
+        self.lease = lease
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     async def drain_once(self) -> int:
-        """Send what is due now; returns how many messages were handled."""
+        """Send one batch of what is due now; returns how many rows were handled."""
         async with self.store.transaction() as tx:
-            rows = await tx.outbox.claim(self.worker, self.clock(), self.batch, LEASE_SECONDS)
-        await asyncio.gather(*(self._deliver_bounded(row) for row in rows))
+            rows = await tx.outbox.claim(
+                self.worker, self.clock(), self.in_flight_limit, self.lease
+            )
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self._deliver(row) for row in rows))
+        async with self.store.transaction() as tx:
+            for outcome in outcomes:
+                if outcome.status == "unreachable" and outcome.row.identity_id is not None:
+                    await tx.org.mark_unreachable(outcome.row.identity_id, outcome.reason or "")
+                if outcome.retry_at is not None:
+                    await tx.outbox.retry_later(
+                        outcome.row.id, outcome.retry_at, outcome.reason or ""
+                    )
+                else:
+                    await tx.outbox.finish(outcome.row.id, outcome.status, outcome.reason)
         return len(rows)
 
-    async def _deliver_bounded(self, row: OutboxRow) -> None:
-        async with self.concurrency:
-            await self._deliver(row)
+    async def drain_until_empty(self, interval: float = 0.2) -> None:
+        """Drain until nothing is pending or leased any more (rows due later are waited for)."""
+        while True:
+            handled = await self.drain_once()
+            if handled:
+                continue
+            async with self.store.transaction() as tx:
+                if not await tx.outbox.pending_count():
+                    return
+            await asyncio.sleep(interval)
 
     async def run(self, interval: float = 1.0) -> None:
         """Drain forever (cancelled at shutdown)."""
@@ -69,17 +106,14 @@ class OutboxDrainer:
                 log.exception("outbox drain failed")
             await asyncio.sleep(interval)
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _deliver(self, row: OutboxRow) -> Outcome:
         sender = self.senders.get(row.channel)
-        async with self.store.transaction() as tx:
-            identity = await tx.org.identity_by_id(row.identity_id) if row.identity_id else None
-        if sender is None or identity is None or not identity.reachable:
-            await self._finish(row.id, "unreachable", "no reachable identity in this channel")
-            return
+        if sender is None or row.external_id is None or row.identity_id is None:
+            return Outcome(row, "unreachable", "no reachable identity in this channel")
         limiter = self.limiters.get(row.channel)
         if limiter is not None:
-            await limiter.acquire(identity.external_id)
-        address = Address(row.channel, identity.external_id, identity.id)
+            await limiter.acquire(row.external_id)
+        address = Address(row.channel, row.external_id, row.identity_id)
         message = OutboundMessage(
             address, row.purpose, str(row.payload.get("locale", "nb")), row.payload
         )
@@ -88,24 +122,16 @@ class OutboxDrainer:
         except Exception as error:  # senders should not raise; treat it as a passing failure
             result = Failed(repr(error))
         if isinstance(result, Sent):
-            await self._finish(row.id, "sent")
-        elif isinstance(result, Unreachable):
-            async with self.store.transaction() as tx:
-                await tx.org.mark_unreachable(identity.id, result.reason)
-                await tx.outbox.finish(row.id, "unreachable", result.reason)
-        elif isinstance(result, RetryAfter):
+            return Outcome(row, "sent")
+        if isinstance(result, Unreachable):
+            return Outcome(row, "unreachable", result.reason)
+        if isinstance(result, RetryAfter):
             if limiter is not None:
                 limiter.pause(result.seconds)  # a 429 is about the whole bot, not this row
-            await self._retry(row, result.seconds, "retry after")
-        elif row.attempts >= MAX_ATTEMPTS:
-            await self._finish(row.id, "failed", result.reason)
-        else:
-            await self._retry(row, min(2.0**row.attempts, 600.0), result.reason)
+            return self._later(row, result.seconds, "retry after")
+        if row.attempts >= MAX_ATTEMPTS:
+            return Outcome(row, "failed", result.reason)
+        return self._later(row, min(2.0**row.attempts, 600.0), result.reason)
 
-    async def _finish(self, message_id: int, status: str, error: str | None = None) -> None:
-        async with self.store.transaction() as tx:
-            await tx.outbox.finish(message_id, status, error)
-
-    async def _retry(self, row: OutboxRow, seconds: float, reason: str) -> None:
-        async with self.store.transaction() as tx:
-            await tx.outbox.retry_later(row.id, self.clock() + timedelta(seconds=seconds), reason)
+    def _later(self, row: OutboxRow, seconds: float, reason: str) -> Outcome:
+        return Outcome(row, "pending", reason, self.clock() + timedelta(seconds=seconds))

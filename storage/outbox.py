@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -25,6 +25,8 @@ class OutboxRow:
     channel: str
     payload: dict[str, Any]
     attempts: int
+    external_id: str | None = None
+    """The recipient's address in the channel (None: no identity, or not reachable)."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,41 @@ class OutboxRepository:
             .with_for_update(skip_locked=True)
         )
         rows = list(await self.session.scalars(query))
-        until = now + timedelta(seconds=lease)
-        for row in rows:
-            row.claimed_by, row.claimed_until = worker, until
-            row.attempts += 1
-        await self.session.flush()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        await self.session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id.in_(ids))
+            .values(
+                claimed_by=worker,
+                claimed_until=now + timedelta(seconds=lease),
+                attempts=m.OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        identity_ids = {r.identity_id for r in rows if r.identity_id is not None}
+        reachable = dict(
+            (
+                await self.session.execute(
+                    select(m.Identity.id, m.Identity.external_id).where(
+                        m.Identity.id.in_(identity_ids), m.Identity.reachable.is_(True)
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
         return [
             OutboxRow(
-                r.id, r.purpose, r.person_id, r.identity_id, r.channel, dict(r.payload), r.attempts
+                r.id,
+                r.purpose,
+                r.person_id,
+                r.identity_id,
+                r.channel,
+                dict(r.payload),
+                r.attempts + 1,
+                reachable.get(r.identity_id) if r.identity_id else None,
             )
             for r in rows
         ]
@@ -120,6 +149,15 @@ class OutboxRepository:
                 not_before=not_before, last_error=error[:500], claimed_by=None, claimed_until=None
             )
         )
+
+    async def pending_count(self) -> int:
+        """Messages not yet sent or given up (leased ones included)."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(m.OutboxMessage)
+            .where(m.OutboxMessage.status == "pending")
+        )
+        return int(count or 0)
 
     async def statuses(self) -> dict[str, str]:
         """Idempotency key -> status (for reports and tests)."""

@@ -106,6 +106,10 @@ class TelegramChannel:
         )
         await self.application.start()
 
+    async def start_sending(self) -> None:
+        """Only what proactive sending needs (for a separate outbox process): no updates."""
+        await self.application.initialize()
+
     async def stop(self) -> None:
         """Stop polling and PTB, in that order."""
         updater = self.application.updater
