@@ -26,7 +26,7 @@ from bot.services.seed import database_is_empty, load_examples
 from bot.settings import Settings, SettingsError, load_settings
 from dialogs import policy
 from dialogs.loader import QuestionnaireError, load_questionnaire
-from dialogs.model import Role
+from dialogs.model import MeasureStatus, Role
 from dialogs.policy import Action
 from storage.migrate import upgrade
 from storage.models import utcnow
@@ -175,11 +175,32 @@ def people_import(
 
 @measures_app.command("import")
 def measures_import(path: Path) -> None:
-    """Create or update improvement areas and measures from YAML."""
-    count = _with_services(
-        lambda s, _: ImportService(s.store).import_measures(path), Action.IMPORT_MEASURES
+    """Create or update improvement areas and measures from YAML or CSV."""
+    report = _with_services(
+        lambda s, settings: ImportService(s.store, k=settings.min_group_size).import_measures(
+            path
+        ),
+        Action.IMPORT_MEASURES,
     )
-    typer.echo(f"imported {count} measures")
+    typer.echo(f"imported {report.measures} measures ({report.created} new)")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@measures_app.command("status")
+def measures_status(
+    measure: str,
+    status: Annotated[MeasureStatus, typer.Argument(help="The new leader-declared status.")],
+    note: Annotated[str | None, typer.Option(help="Why, or what happened.")] = None,
+) -> None:
+    """Set a measure's status (kept in its history with the note)."""
+
+    async def change(services: Services, _settings: Settings) -> None:
+        async with services.store.transaction() as tx:
+            await tx.measures.set_status(measure, status, None, note)
+
+    _with_services(change, Action.SET_MEASURE_STATUS)
+    typer.echo(f"{measure}: {status.value}")
 
 
 @questionnaire_app.command("validate")

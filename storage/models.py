@@ -170,7 +170,24 @@ class Measure(Base):
     owner: Mapped[str | None] = mapped_column(String(200))
     planned_start: Mapped[date | None] = mapped_column(Date)
     deadline: Mapped[date | None] = mapped_column(Date)
+    category: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="not_started")
+
+
+class MeasureStatusChange(Base):
+    """History of a measure's leader-declared status (and of its deadline)."""
+
+    __tablename__ = "measure_status_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    measure_id: Mapped[str] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str | None] = mapped_column(String(20))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Null after the author is forgotten: the history of the measure stays.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MeasureUnit(Base):

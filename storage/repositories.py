@@ -13,7 +13,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.model import AnswerValue, LocalizedText, MeasureInfo, Role, RoundKind, RoundState
+from dialogs.checkin import MeasurePlan
+from dialogs.model import (
+    AnswerValue,
+    LocalizedText,
+    MeasureInfo,
+    MeasureStatus,
+    Role,
+    RoundKind,
+    RoundState,
+)
+from dialogs.plan import MeasureSpec
 from dialogs.records import (
     IdentityRecord,
     MembershipRecord,
@@ -696,31 +706,73 @@ class MeasureRepository:
         self.session.add(row)
         await self.session.flush()
 
-    async def upsert_measure(
-        self,
-        slug: str,
-        area_id: str | None,
-        title: LocalizedText,
-        unit_ids: Sequence[str],
-        owner: str | None = None,
-        planned_start: date | None = None,
-        deadline: date | None = None,
-    ) -> bool:
-        """Create or update a measure and its owning units; returns whether it was new."""
-        row = await self.session.get(m.Measure, slug)
+    async def upsert_measure(self, spec: MeasureSpec, author_id: int | None = None) -> bool:
+        """Create or update a measure and its owning units; returns whether it was new.
+
+        A changed deadline is recorded in the measure's history, never just overwritten.
+        """
+        row = await self.session.get(m.Measure, spec.id)
         created = row is None
-        row = row or m.Measure(id=slug, status="not_started")
-        row.area_id, row.owner = area_id, owner
-        row.title_nb = title.nb or slug
-        row.title_nn, row.title_en = title.nn, title.en
-        row.planned_start, row.deadline = planned_start, deadline
+        row = row or m.Measure(id=spec.id, status=MeasureStatus.NOT_STARTED.value)
+        if not created and row.deadline != spec.deadline:
+            self.session.add(
+                m.MeasureStatusChange(
+                    measure_id=spec.id,
+                    deadline=spec.deadline,
+                    author_id=author_id,
+                    note=f"deadline {row.deadline or '-'} -> {spec.deadline or '-'}",
+                )
+            )
+        row.area_id, row.owner, row.category = spec.area_id, spec.owner, spec.category
+        row.title_nb = spec.title.nb or spec.id
+        row.title_nn, row.title_en = spec.title.nn, spec.title.en
+        row.planned_start, row.deadline = spec.planned_start, spec.deadline
         self.session.add(row)
         await self.session.flush()
-        await self.session.execute(delete(m.MeasureUnit).where(m.MeasureUnit.measure_id == slug))
-        for unit_id in sorted(set(unit_ids)):
-            self.session.add(m.MeasureUnit(measure_id=slug, unit_id=unit_id))
+        await self.session.execute(
+            delete(m.MeasureUnit).where(m.MeasureUnit.measure_id == spec.id)
+        )
+        for unit_id in sorted(set(spec.units)):
+            self.session.add(m.MeasureUnit(measure_id=spec.id, unit_id=unit_id))
         await self.session.flush()
         return created
+
+    async def set_status(
+        self, slug: str, status: MeasureStatus, author_id: int | None, note: str | None
+    ) -> None:
+        """The leader's new status, with author and note kept in the history."""
+        row = await self.session.get(m.Measure, slug)
+        if row is None:
+            raise LookupError(f"unknown measure {slug!r}")
+        row.status = status.value
+        self.session.add(
+            m.MeasureStatusChange(
+                measure_id=slug, status=status.value, author_id=author_id, note=note
+            )
+        )
+        await self.session.flush()
+
+    async def history(self, slug: str) -> list[tuple[str | None, date | None, str | None]]:
+        """(status, deadline, note) changes of a measure, oldest first."""
+        rows = await self.session.scalars(
+            select(m.MeasureStatusChange)
+            .where(m.MeasureStatusChange.measure_id == slug)
+            .order_by(m.MeasureStatusChange.id)
+        )
+        return [(r.status, r.deadline, r.note) for r in rows]
+
+    async def plans(self) -> list[MeasurePlan]:
+        """Every measure with its owning units and status (what check-in planning needs)."""
+        owners: dict[str, set[str]] = {}
+        for measure_id, unit_id in await self.session.execute(
+            select(m.MeasureUnit.measure_id, m.MeasureUnit.unit_id)
+        ):
+            owners.setdefault(measure_id, set()).add(unit_id)
+        rows = await self.session.scalars(select(m.Measure).order_by(m.Measure.id))
+        return [
+            MeasurePlan(r.id, frozenset(owners.get(r.id, ())), MeasureStatus(r.status))
+            for r in rows
+        ]
 
     async def infos(self) -> dict[str, MeasureInfo]:
         """Slug -> title of every measure (what the questionnaire loader needs)."""

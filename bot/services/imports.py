@@ -6,16 +6,22 @@ import csv
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from dialogs.checkin import (
+    DEFAULT_COVERAGE,
+    DEFAULT_PER_PERSON,
+    capacity_warning,
+    measures_for_unit,
+)
 from dialogs.model import LOCALES, LocalizedText, Role
+from dialogs.plan import flatten_yaml, parse_plan
 from dialogs.records import UnitRecord
-from storage.store import Store
+from storage.store import Store, Transaction
 
 
 class ImportError_(Exception):
@@ -152,11 +158,24 @@ def parents_first(
     return sorted(units, key=lambda pair: depth(pair[0].id))
 
 
+@dataclass(frozen=True)
+class MeasuresReport:
+    """What a measures import did, and capacity warnings per unit."""
+
+    measures: int
+    created: int
+    warnings: list[str]
+
+
 class ImportService:
     """Validates whole files first, then writes them in one transaction."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, k: int = DEFAULT_COVERAGE, per_person: int = DEFAULT_PER_PERSON
+    ) -> None:
         self.store = store
+        self.k = k
+        self.per_person = per_person
 
     async def import_org(self, path: Path) -> int:
         """Create or update units; returns how many were in the file."""
@@ -205,40 +224,37 @@ class ImportService:
             )
         return PeopleReport(created, updated, deactivated)
 
-    async def import_measures(self, path: Path) -> int:
-        """Create or update improvement areas and measures; returns the number of measures."""
-        data = read_yaml(path)
+    async def import_measures(self, path: Path) -> MeasuresReport:
+        """Create or update improvement areas and measures from YAML or CSV.
+
+        Nothing is written when any row has a problem. The report warns about units with too
+        few staff to ask every measure of k people per check-in (see dialogs/checkin.py).
+        """
+        rows = _read_rows(path) if path.suffix.lower() == ".csv" else flatten_yaml(read_yaml(path))
         async with self.store.transaction() as tx:
-            known = {u.id for u in await tx.org.units()}
-            problems: list[str] = []
-            seen: set[str] = set()
-            for area in data.get("areas") or []:
-                for measure in area.get("measures") or []:
-                    slug = str(measure.get("id", ""))
-                    if not slug:
-                        problems.append(f"area {area.get('id')}: a measure has no id")
-                    if slug in seen:
-                        problems.append(f"measure {slug}: duplicate id")
-                    seen.add(slug)
-                    for unit in measure.get("units") or []:
-                        if unit not in known:
-                            problems.append(f"measure {slug}: unknown unit {unit!r}")
-                    for field in ("planned_start", "deadline"):
-                        value = measure.get(field)
-                        if value is not None and not isinstance(value, date):
-                            problems.append(f"measure {slug}: {field} must be a date YYYY-MM-DD")
-            if problems:
-                raise ImportError_(problems)
-            for area in data.get("areas") or []:
-                await tx.measures.upsert_area(str(area["id"]), _text(area.get("title")))
-                for measure in area.get("measures") or []:
-                    await tx.measures.upsert_measure(
-                        str(measure["id"]),
-                        str(area["id"]),
-                        _text(measure.get("title")),
-                        [str(u) for u in measure.get("units") or []],
-                        owner=measure.get("owner"),
-                        planned_start=measure.get("planned_start"),
-                        deadline=measure.get("deadline"),
-                    )
-        return len(seen)
+            units = await tx.org.units()
+            plan = parse_plan(rows, {u.id for u in units})
+            if plan.problems:
+                raise ImportError_(list(plan.problems))
+            for area in plan.areas:
+                await tx.measures.upsert_area(area.id, area.title)
+            created = 0
+            for spec in plan.measures:
+                created += await tx.measures.upsert_measure(spec)
+            warnings = await self._capacity(tx, units)
+        return MeasuresReport(len(plan.measures), created, warnings)
+
+    async def _capacity(self, tx: Transaction, units: list[UnitRecord]) -> list[str]:
+        by_id = {u.id: u for u in units}
+        plans = await tx.measures.plans()
+        staff: dict[str, int] = {}
+        for membership in await tx.org.all_memberships():
+            if membership.role is Role.STAFF:
+                staff[membership.unit_id] = staff.get(membership.unit_id, 0) + 1
+        warnings = []
+        for unit_id, count in sorted(staff.items()):
+            measures = measures_for_unit(unit_id, by_id, plans)
+            warning = capacity_warning(count, len(measures), self.per_person, self.k)
+            if warning is not None:
+                warnings.append(f"{unit_id}: {warning.text}")
+        return warnings

@@ -376,7 +376,7 @@ def test_measures_import_stores_measures_with_their_units(db_url):
     followup(db_url, "org", "import", EXAMPLES / "org.yaml")
 
     assert followup(db_url, "measures", "import", EXAMPLES / "measures.yaml").stdout == (
-        "imported 3 measures\n"
+        "imported 3 measures (3 new)\n"
     )
 
     owners = query(db_url, select(m.MeasureUnit.measure_id, m.MeasureUnit.unit_id))

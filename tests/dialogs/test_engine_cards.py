@@ -1,4 +1,4 @@
-"""Card channels (Teams) send a whole answer at once: picks with Done, text tagged with its item."""
+"""Card channels (Teams) send a whole answer at once: picks with Done, text with its item."""
 
 from datetime import UTC, datetime
 

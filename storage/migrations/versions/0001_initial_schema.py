@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:15:03.947918
+Create Date: 2026-11-22 20:47:21.616481
 """
 
 from collections.abc import Sequence
@@ -110,6 +110,7 @@ def upgrade() -> None:
     sa.Column('owner', sa.String(length=200), nullable=True),
     sa.Column('planned_start', sa.Date(), nullable=True),
     sa.Column('deadline', sa.Date(), nullable=True),
+    sa.Column('category', sa.String(length=100), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.ForeignKeyConstraint(['area_id'], ['improvement_areas.id'], name=op.f('fk_measures_area_id_improvement_areas')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_measures'))
@@ -181,6 +182,21 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_dialog_states_round_id_rounds'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('person_id', 'round_id', name=op.f('pk_dialog_states'))
     )
+    op.create_table('measure_status_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('measure_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=True),
+    sa.Column('deadline', sa.Date(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('changed_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['people.id'], name=op.f('fk_measure_status_changes_author_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['measure_id'], ['measures.id'], name=op.f('fk_measure_status_changes_measure_id_measures'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_measure_status_changes'))
+    )
+    with op.batch_alter_table('measure_status_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measure_status_changes_measure_id'), ['measure_id'], unique=False)
+
     op.create_table('measure_units',
     sa.Column('measure_id', sa.String(length=64), nullable=False),
     sa.Column('unit_id', sa.String(length=64), nullable=False),
@@ -341,6 +357,10 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('measure_units')
+    with op.batch_alter_table('measure_status_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measure_status_changes_measure_id'))
+
+    op.drop_table('measure_status_changes')
     op.drop_table('dialog_states')
     op.drop_table('conversations')
     with op.batch_alter_table('button_tokens', schema=None) as batch_op:

@@ -1,0 +1,51 @@
+"""Measures from CSV, leader status with history, deadline history, capacity warnings."""
+# ruff: noqa: E501  (CSV rows are kept whole)
+
+import asyncio
+from datetime import date
+
+from tests.bot.test_cli import EXAMPLES, fails, followup
+from tests.services import services_on
+
+CSV = """area;area_title;letter;title_nb;units;owner;planned_start;deadline;category
+samhandling;Samhandling;a;Felles møter;medisinsk-klinikk helse-og-omsorg;Utvalget;2026-01-01;2026-06-30;møter
+samhandling;Samhandling;b;Utskrivningssamtale;fjordsida-sykehus;Per Dahl;;2026-09-30;
+kompetanse;Kompetanse;a;Felles kurs;elvevik-kommune;;;;
+"""
+
+
+def history(db_url, slug):
+    async def read():
+        async with services_on(db_url) as services, services.store.transaction() as tx:
+            return await tx.measures.history(slug)
+
+    return asyncio.run(read())
+
+
+def test_csv_import_status_and_deadline_history(db_url, tmp_path):
+    followup(db_url, "org", "import", EXAMPLES / "org.yaml")
+    followup(db_url, "people", "import", EXAMPLES / "people.csv")
+    plan = tmp_path / "plan.csv"
+    plan.write_text(CSV, encoding="utf-8")
+    imported = followup(db_url, "measures", "import", plan)
+    assert imported.stdout == "imported 3 measures (3 new)\n"
+    # The nursing home has one staff member for two measures: k = 5 cannot be reached.
+    assert (
+        "warning: elvevik-sykehjem: 1 staff x 5 measures per check-in = 5, fewer than "
+        "2 measures x k 5 = 10"
+    ) in imported.stderr
+    assert "hjerteavdelingen" not in imported.stderr  # 2 staff x 5 = 2 measures x 5
+
+    assert (
+        followup(
+            db_url, "measures", "status", "samhandling-a", "started", "--note", "Første møte holdt"
+        ).stdout
+        == "samhandling-a: started\n"
+    )
+    assert "unknown measure" in fails(db_url, "measures", "status", "nope", "started").stderr
+    plan.write_text(CSV.replace("2026-06-30", "2026-08-31"), encoding="utf-8")
+    assert followup(db_url, "measures", "import", plan).stdout == "imported 3 measures (0 new)\n"
+    assert history(db_url, "samhandling-a") == [
+        ("started", None, "Første møte holdt"),
+        (None, date(2026, 8, 31), "deadline 2026-06-30 -> 2026-08-31"),
+    ]
