@@ -19,6 +19,8 @@ from bot.services.messages import (
     RedeemCode,
     ServiceEvent,
     SetLanguage,
+    SetMeasureStatus,
+    ShowMeasures,
     ShowPrivacy,
     ShowRounds,
     ShowStatus,
@@ -64,6 +66,11 @@ def translate_event(data: Mapping[str, object]) -> Event:
         if not isinstance(round_id, int) or isinstance(round_id, bool):
             raise ActionError("'round_id' must be an integer")
         return BeginRound(round_id)
+    if kind == "measures":
+        measure = data.get("measure")
+        return ShowMeasures(_text(data, "measure") if measure is not None else None)
+    if kind == "measure_status":
+        return SetMeasureStatus(_text(data, "measure"), _text(data, "status", 20))
     if kind == "forget":
         return Forget(confirmed=data.get("confirm") is True)
     if kind == "language":
@@ -102,10 +109,27 @@ COMMANDS: dict[str, Callable[[str], Event]] = {
     "mydata": lambda _rest: ExportMyData(),
     "forget": lambda _rest: Forget(),
     "link": lambda rest: RedeemCode(rest) if rest else CreateLinkCode(),
+    "measures": lambda rest: ShowMeasures(rest or None),
 }
 """Slash commands, the same in every channel (Norwegian aliases below)."""
 
+MENU = (
+    "start",
+    "status",
+    "measures",
+    "resume",
+    "language",
+    "help",
+    "privacy",
+    "mydata",
+    "stop",
+    "forget",
+    "link",
+)
+"""The commands chat apps list in their menus, in menu order."""
+
 ALIASES = {
+    "tiltak": "measures",
     "hjelp": "help",
     "språk": "language",
     "sprak": "language",
@@ -135,6 +159,10 @@ def event_payload(event: ServiceEvent) -> dict[str, object]:
         return {"type": "begin", "round_id": event.round_id}
     if isinstance(event, SetLanguage):
         return {"type": "language", "code": event.locale}
+    if isinstance(event, ShowMeasures):
+        return {"type": "measures", "measure": event.measure}
+    if isinstance(event, SetMeasureStatus):
+        return {"type": "measure_status", "measure": event.measure, "status": event.status}
     raise ValueError(f"no button payload for {event!r}")
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import get_args
 
 from bot.services.account import AccountCommands
+from bot.services.measures import MeasureCommands
 from bot.services.messages import (
     BeginRound,
     CreateLinkCode,
@@ -22,6 +23,8 @@ from bot.services.messages import (
     RedeemCode,
     RoundChoice,
     SetLanguage,
+    SetMeasureStatus,
+    ShowMeasures,
     ShowPrivacy,
     ShowRounds,
     ShowStatus,
@@ -62,6 +65,7 @@ class ConversationService:
         self.catalog = catalog
         self.default_locale = default_locale
         self.account = AccountCommands(catalog, min_group_size)
+        self.measures = MeasureCommands()
 
     async def handle(self, channel: str, external_id: str, event: Event, now: datetime) -> Reply:
         """Handle one event from one channel address, in one transaction."""
@@ -174,6 +178,8 @@ class ConversationService:
     async def _account(
         self, tx: Transaction, person: PersonRecord, locale: str, event: Event, now: datetime
     ) -> Message | None:
+        if isinstance(event, ShowMeasures | SetMeasureStatus):
+            return await self.measures.handle(tx, person, locale, event)
         if isinstance(event, StopMessages):
             return await self.account.stop(tx, person, locale)
         if isinstance(event, ShowPrivacy):

@@ -70,6 +70,21 @@ class CreateLinkCode:
     """Give me a one-time code to connect another chat app to me."""
 
 
+@dataclass(frozen=True)
+class ShowMeasures:
+    """A leader's measures with their status; with a slug, the choices for that measure."""
+
+    measure: str | None = None
+
+
+@dataclass(frozen=True)
+class SetMeasureStatus:
+    """A leader declares the status of a measure."""
+
+    measure: str
+    status: str
+
+
 ServiceEvent = (
     BeginRound
     | SetLanguage
@@ -82,6 +97,8 @@ ServiceEvent = (
     | ExportMyData
     | Forget
     | CreateLinkCode
+    | ShowMeasures
+    | SetMeasureStatus
 )
 Event = engine.Event | ServiceEvent
 

@@ -49,3 +49,44 @@ def test_csv_import_status_and_deadline_history(db_url, tmp_path):
         ("started", None, "Første møte holdt"),
         (None, date(2026, 8, 31), "deadline 2026-06-30 -> 2026-08-31"),
     ]
+
+
+async def test_a_leader_sets_the_status_of_their_measures_in_chat(db_url):
+    from bot.app import SERVICES
+    from tests.webchat import ChatUser, running_app
+
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as per:
+        await per.be("Per Dahl")  # leader of Medisinsk klinikk
+        listed = (await per.say("/measures"))[-1]
+        assert listed["type"] == "prompt"
+        assert [b["label"] for b in listed["buttons"]] == [
+            "Økt bruk av samarbeidsmøter om den enkelte pasient (ikke startet)"
+        ]
+        picked = (await per.send(**listed["buttons"][0]["request"]))[-1]
+        assert [b["label"] for b in picked["buttons"]] == [
+            "planlagt",
+            "igangsatt",
+            "gjennomført",
+            "evaluert",
+            "avsluttet uten gjennomføring",
+        ]
+        done = (await per.send(**picked["buttons"][1]["request"]))[-1]
+        assert done["text"] == (
+            "Registrert: «Økt bruk av samarbeidsmøter om den enkelte pasient» er igangsatt."
+        )
+        forged = await per.send(
+            type="measure_status", measure="utskrivningssamtale", status="done"
+        )
+        assert forged[-1]["key"] == "service.denied"  # owned by the hospital, not his clinic
+        async with ChatUser.on(server) as kari:
+            await kari.be("Kari Nordmann")
+            assert (await kari.say("/tiltak"))[-1]["key"] == "measures.none"
+        async with server.app[SERVICES].store.transaction() as tx:
+            history = await tx.measures.history("samarbeidsmoter")
+            plans = {p.slug: p.status.value for p in await tx.measures.plans()}
+    assert history == [("started", None, None)]
+    assert plans == {
+        "felles-opplaering": "not_started",
+        "samarbeidsmoter": "started",
+        "utskrivningssamtale": "not_started",
+    }

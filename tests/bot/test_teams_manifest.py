@@ -90,7 +90,7 @@ def test_language_files_are_valid_and_translated() -> None:
         assert strings["name.short"] == manifest["name"]["short"]
         assert strings["description.short"] != manifest["description"]["short"]
     nb = json.loads(files["nb.json"])
-    assert nb["bots[0].commandLists[0].commands[0].description"] == "Hjelp"
+    assert nb["bots[0].commandLists[0].commands[0].description"] == "Mine åpne undersøkelser"
 
 
 def test_app_id_is_stable_per_bot_and_differs_between_bots() -> None:
@@ -125,6 +125,7 @@ def test_command_list_matches_the_channel_commands() -> None:
     commands = manifest["bots"][0]["commandLists"][0]["commands"]
     assert [c["title"] for c in commands] == [f"/{name}" for name in teams.COMMAND_MENU]
     assert set(teams.COMMAND_MENU) == {
+        "measures",
         "help",
         "language",
         "status",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NotRequired, Required, TypedDict, Unpack
 from urllib.parse import urlsplit
 
-from bot.channels.actions import COMMANDS
+from bot.channels.actions import COMMANDS, MENU
 from dialogs.i18n import translate
 
 MANIFEST_VERSION = "1.17"
@@ -44,18 +44,8 @@ OUTLINE_ICON = "outline.png"
 ACCENT_COLOR = "#0B5394"  # the web chat's --accent
 DEFAULT_LANGUAGE = "en"
 EXTRA_LANGUAGES = ("nb", "nn")
-COMMAND_MENU = (
-    "help",
-    "language",
-    "status",
-    "resume",
-    "stop",
-    "privacy",
-    "mydata",
-    "forget",
-    "link",
-)
-"""The commands Teams lists in its command menu (at most 10), in menu order."""
+COMMAND_MENU = tuple(name for name in MENU if name != "start")
+"""The commands Teams lists in its command menu (at most 10; /start is for deep links)."""
 
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "en": (

@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.actions import ActionError, refusal, translate_event
+from bot.channels.actions import MENU, ActionError, refusal, translate_event
 from bot.channels.telegram.delivery import deliver, keyboard
 from bot.channels.telegram.render import render_message
 from bot.channels.telegram.sender import TelegramSender
@@ -34,18 +34,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-COMMAND_MENU = (
-    "start",
-    "status",
-    "resume",
-    "language",
-    "help",
-    "privacy",
-    "mydata",
-    "stop",
-    "forget",
-    "link",
-)
 
 
 class TelegramChannel:
@@ -126,7 +114,7 @@ class TelegramChannel:
                     name,
                     translate(locale or self.settings.default_locale, f"telegram.command.{name}"),
                 )
-                for name in COMMAND_MENU
+                for name in MENU
             ]
             await self.application.bot.set_my_commands(commands, language_code=locale)
 
