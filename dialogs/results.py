@@ -68,13 +68,13 @@ class GroupResult:
 
 @dataclass(frozen=True)
 class RoundResults:
-    """Everything a results report shows."""
+    """Everything a results report shows (counts are None when fewer than k are eligible)."""
 
-    invited: int
-    ineligible: int
-    unreachable: int
-    eligible: int
-    respondents: int
+    invited: int | None
+    ineligible: int | None
+    unreachable: int | None
+    eligible: int | None
+    respondents: int | None
     response_rate: Decimal | None
     suppressed: bool
     items: tuple[ItemResult, ...]
@@ -90,9 +90,10 @@ def percent(n: int, denominator: int) -> Decimal | None:
 
 
 def item_results(
-    questionnaire: Questionnaire, facts: Sequence[AnswerFact], suppressed: bool
+    questionnaire: Questionnaire, facts: Sequence[AnswerFact], suppressed: bool, k: int
 ) -> tuple[ItemResult, ...]:
-    """Per-item option counts over `facts` (all figures blanked when suppressed)."""
+    """Per-item option counts over `facts`; blank when the group, or the item's own
+    respondents (conditional and optional items), are fewer than k."""
     by_item: dict[str, list[AnswerValue]] = {}
     for fact in facts:
         by_item.setdefault(fact.item_id, []).append(fact.value)
@@ -100,14 +101,15 @@ def item_results(
     for item in questionnaire.items:
         values = by_item.get(item.id, [])
         multi = item.kind == ItemKind.MULTI
-        denominator = 0 if suppressed else len(values)
+        hidden = suppressed or 0 < len(values) < k
+        denominator = 0 if hidden else len(values)
         options = tuple(
             OptionResult(
                 option.id,
                 option.label,
-                0 if suppressed else sum(option.id in v.option_ids() for v in values),
+                0 if hidden else sum(option.id in v.option_ids() for v in values),
                 None
-                if suppressed
+                if hidden
                 else percent(sum(option.id in v.option_ids() for v in values), denominator),
             )
             for option in item.options
@@ -120,7 +122,7 @@ def item_results(
                 text=item.text,
                 denominator_kind="respondents" if multi else "item",
                 denominator=denominator,
-                suppressed=suppressed,
+                suppressed=hidden,
                 options=options,
             )
         )
@@ -143,19 +145,23 @@ def compute_results(
     unreachable = status.count(ParticipationStatus.UNREACHABLE)
     eligible = invited - ineligible - unreachable
     respondents = status.count(ParticipationStatus.COMPLETED)
-    overall_hidden = respondents < k
+    # "Forget me" removes identified answers but keeps the participation: count both.
+    answered = len({fact.respondent for fact in facts})
+    overall_hidden = min(respondents, answered) < k
     groups: tuple[GroupResult, ...] = ()
     if by_unit:
         groups = _groups(questionnaire, facts, units, audience, k)
+    # With fewer than k eligible, the counts would give away what the hidden rate hides.
+    shown = can_show_rate(eligible, k)
     return RoundResults(
-        invited=invited,
-        ineligible=ineligible,
-        unreachable=unreachable,
-        eligible=eligible,
-        respondents=respondents,
-        response_rate=percent(respondents, eligible) if can_show_rate(eligible, k) else None,
+        invited=invited if shown else None,
+        ineligible=ineligible if shown else None,
+        unreachable=unreachable if shown else None,
+        eligible=eligible if shown else None,
+        respondents=respondents if shown else None,
+        response_rate=percent(respondents, eligible) if shown else None,
         suppressed=overall_hidden,
-        items=item_results(questionnaire, facts, overall_hidden),
+        items=item_results(questionnaire, facts, overall_hidden, k),
         groups=groups,
         k=k,
     )
@@ -202,7 +208,7 @@ def _groups(
                 name=unit.name,
                 respondents=0 if hidden else len({f.respondent for f in scoped}),
                 suppressed=hidden,
-                items=item_results(questionnaire, scoped, hidden),
+                items=item_results(questionnaire, scoped, hidden, k),
             )
         )
     return tuple(results)

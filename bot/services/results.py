@@ -203,7 +203,9 @@ def to_text(
             eligible=results.eligible,
             respondents=results.respondents,
             rate=rate,
-        ),
+        )
+        if results.eligible is not None
+        else translate(locale, "results.too_few_invited", k=results.k),
         "",
     ]
     blocks = [(translate(locale, "results.all"), results.suppressed, results.items)]

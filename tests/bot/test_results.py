@@ -208,6 +208,11 @@ def assert_figures(items: Sequence[Mapping[str, Any]], plans: Sequence[Plan]) ->
             for answer in answers
             for pick in ([answer] if isinstance(answer, str) else answer)
         )
+        if 0 < len(answers) < K:  # an optional or conditional item answered by too few
+            assert item["suppressed"] is True, item["id"]
+            assert item["denominator"] == 0
+            assert all((o["n"], o["pct"]) == (0, None) for o in item["options"])
+            continue
         assert item["suppressed"] is False
         assert item["denominator"] == len(answers), item["id"]
         for option in item["options"]:
@@ -288,10 +293,11 @@ def test_response_rate_is_withheld_when_fewer_than_k_are_eligible(db_url):
     )
 
     report = json.loads(followup(db_url, "results", round_id, "--format", "json", k=K).stdout)
-    assert (report["invited"], report["ineligible"], report["eligible"]) == (3, 1, 2)
+    # Two eligible (< k): the rate and the counts it would come from are all withheld.
+    assert (report["invited"], report["ineligible"], report["eligible"]) == (None, None, None)
     assert report["response_rate"] is None
     text = followup(db_url, "results", round_id, k=K).stdout
-    assert "grunnlag 2, svar 0, svarprosent for få svar\n" in text
+    assert "Færre enn 3 kan svare: antall og svarprosent vises ikke.\n" in text
     assert "== Alle\n   for få svar\n" in text
 
 

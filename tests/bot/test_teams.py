@@ -1,6 +1,5 @@
 """The Teams activity handler under botbuilder's TestAdapter: cards, submits, refusals."""
 
-
 from bot.services.account import new_code
 from tests.bot.test_web_chat import EXPECTED, stored_anonymous_answers
 from tests.services import seed, services_on

@@ -250,7 +250,8 @@ async def test_fifty_people_at_once_without_cross_talk_and_overlapping(db_url, a
     assert overlapping > 1, "updates were handled one at a time"
 
 
-LONG_LIST = """
+LONG_LIST = (
+    """
 id: lang-liste
 title: Lang liste
 items:
@@ -258,11 +259,14 @@ items:
     kind: single
     text: Hvilken kommune bor du i?
     options:
-""" + "".join(f"      - {{id: k{n}, label: Kommune {n}}}\n" for n in range(1, 13)) + """
+"""
+    + "".join(f"      - {{id: k{n}, label: Kommune {n}}}\n" for n in range(1, 13))
+    + """
   - id: fritekst
     kind: text
     text: Noe annet?
 """
+)
 
 
 async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, tmp_path):
@@ -276,8 +280,9 @@ async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, t
         rounds = services(server).rounds
         await rounds.load_questionnaire(path)
         kari = await enrolled(server, api, 2007)
-        round_id = await rounds.create("lang-liste", ["hjerteavdelingen"], NOW,
-                                       NOW + timedelta(days=1))
+        round_id = await rounds.create(
+            "lang-liste", ["hjerteavdelingen"], NOW, NOW + timedelta(days=1)
+        )
         await rounds.open(round_id, NOW)
         await kari.say("/status")
         await kari.press("Start: Lang liste (ikke påbegynt)")
@@ -290,8 +295,11 @@ async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, t
         await kari.say("<b>fet</b> & <i")
         summary = kari.chat.last()
         assert "<b>fet</b> & <i" in summary.text  # shown literally, not as markup
-        assert all(entity["type"] != "bold" for entity in summary.entities
-                   if "fet" in summary.text[entity["offset"]:entity["offset"] + 3])
+        assert all(
+            entity["type"] != "bold"
+            for entity in summary.entities
+            if "fet" in summary.text[entity["offset"] : entity["offset"] + 3]
+        )
         await kari.press("Send inn")
         async with services(server).store.transaction() as tx:
             identity = await tx.org.identity("telegram", "2007")

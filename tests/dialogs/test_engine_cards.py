@@ -14,8 +14,9 @@ def started(q):
 
 
 def test_done_with_picks_answers_a_multi_select_in_one_submit():
-    q = questionnaire(multi("kanaler", "Møter", "E-post", "Intranett", max_picks=2),
-                      free_text("mer"))
+    q = questionnaire(
+        multi("kanaler", "Møter", "E-post", "Intranett", max_picks=2), free_text("mer")
+    )
     moved = engine.advance(q, started(q), engine.Done("kanaler", ("c", "a")), NOW)
     assert [r.value.choices for r in moved.recorded] == [("a", "c")]  # option order
     assert moved.state.current == "mer"

@@ -156,7 +156,8 @@ def test_answers_to_unknown_items_and_free_text_count_no_options():
 
     results = compute(facts)
 
-    assert item(results, "comments").denominator == 1
+    # One answer to an optional item is a group of one: hidden, even with the round shown.
+    assert item(results, "comments").suppressed and item(results, "comments").denominator == 0
     assert item(results, "comments").options == ()
     assert [i.id for i in results.items] == ["role", "channels", "follow_up", "comments"]
 
@@ -179,7 +180,7 @@ def test_response_rate_is_withheld_below_k_eligible():
 
     results = compute(everyone(respondent("r1", role="a"), respondent("r2", role="b")), parts)
 
-    assert (results.invited, results.eligible) == (5, 2)
+    assert (results.invited, results.eligible) == (None, None)  # they would give it away
     assert results.response_rate is None
 
 
@@ -190,7 +191,7 @@ def test_fewer_than_k_respondents_show_no_figures():
     results = compute(everyone(respondent("r1", role="a"), respondent("r2", role="b")))
 
     assert results.suppressed
-    assert results.respondents == 2  # who answered is not secret, what they answered is
+    assert results.respondents is None  # 2 of 2 invited would be a rate of a group under k
     for shown in results.items:
         assert shown.suppressed
         assert shown.denominator == 0
@@ -248,3 +249,18 @@ def test_large_enough_top_units_are_all_shown():
     shown = by_unit(units, {"heart": 5, "municipality": 3})
 
     assert shown == {"hospital": 5, "heart": 5, "municipality": 3}
+
+
+def test_forgotten_respondents_do_not_let_a_smaller_group_show():
+    # Three completed (k = 3), but one used "forget me": only two sets of answers remain.
+    facts = everyone(*(respondent(f"r{n}", role="a") for n in range(2)))
+    results = compute(facts, participations(completed=3))
+    assert results.suppressed
+    assert item(results, "role").denominator == 0
+
+
+def test_a_hidden_response_rate_hides_the_counts_it_comes_from():
+    facts = everyone(*(respondent(f"r{n}", role="a") for n in range(2)))
+    results = compute(facts, participations(completed=2))  # 2 invited < k
+    assert results.response_rate is None
+    assert (results.invited, results.eligible, results.respondents) == (None, None, None)

@@ -27,21 +27,39 @@ async def enqueue(db_url: str, api: TelegramApiStandIn) -> None:
                 identities.append(await tx.org.ensure_identity("telegram", str(5000 + chat)))
             for n in range(ROWS):
                 identity = identities[n % CHATS]
-                await tx.outbox.enqueue(f"crash-test:{n}", "notice", "telegram",
-                                        {"text": f"melding {n}"}, None, identity.id)
+                await tx.outbox.enqueue(
+                    f"crash-test:{n}",
+                    "notice",
+                    "telegram",
+                    {"text": f"melding {n}"},
+                    None,
+                    identity.id,
+                )
     finally:
         await store.close()
 
 
 def drainer(db_url: str, api: TelegramApiStandIn):
-    env = {**os.environ, "DATABASE_URL": db_url, "TELEGRAM_BOT_TOKEN": api.token,
-           "TELEGRAM_API_BASE_URL": api.root, "FOLLOWUP_TELEGRAM_RATE": "400",
-           "FOLLOWUP_TELEGRAM_CHAT_RATE": "50", "FOLLOWUP_OUTBOX_LEASE_SECONDS": "2",
-           "FOLLOWUP_OUTBOX_CONCURRENCY": str(CONCURRENCY)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_BASE_URL": api.root,
+        "FOLLOWUP_TELEGRAM_RATE": "400",
+        "FOLLOWUP_TELEGRAM_CHAT_RATE": "50",
+        "FOLLOWUP_OUTBOX_LEASE_SECONDS": "2",
+        "FOLLOWUP_OUTBOX_CONCURRENCY": str(CONCURRENCY),
+    }
     return asyncio.create_subprocess_exec(
-        str(ROOT / ".venv/bin/followup"), "outbox", "drain", "--until-empty", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True)
+        str(ROOT / ".venv/bin/followup"),
+        "outbox",
+        "drain",
+        "--until-empty",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def delivered(api: TelegramApiStandIn) -> Counter:
@@ -69,8 +87,10 @@ async def test_no_row_is_lost_and_duplicates_stay_within_the_rows_in_flight(db_u
     print(f"\n{output.strip()}")
     lost = [n for n in range(ROWS) if counts[n] == 0]
     duplicates = sum(count - 1 for count in counts.values())
-    print(f"delivered {sum(counts.values())}, lost {len(lost)}, duplicates {duplicates}"
-          + (f", killed after {at_kill}" if kill else ""))
+    print(
+        f"delivered {sum(counts.values())}, lost {len(lost)}, duplicates {duplicates}"
+        + (f", killed after {at_kill}" if kill else "")
+    )
     assert lost == []
     assert f"{CONCURRENCY} messages in flight at most" in output
     if kill:
