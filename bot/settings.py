@@ -212,6 +212,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant"
             )
+        if self.public_url and self.telegram_bot_token and not self.telegram_webhook_secret:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET is required when FOLLOWUP_PUBLIC_URL switches Telegram "
+                "to webhook mode (every update is checked against it)"
+            )
         if self.teams_dev_mode and not self.loopback_host:
             raise ValueError("FOLLOWUP_TEAMS_DEV_MODE is only allowed on a loopback FOLLOWUP_HOST")
         return self

@@ -92,8 +92,11 @@ def percent(n: int, denominator: int) -> Decimal | None:
 def item_results(
     questionnaire: Questionnaire, facts: Sequence[AnswerFact], suppressed: bool, k: int
 ) -> tuple[ItemResult, ...]:
-    """Per-item option counts over `facts`; blank when the group, or the item's own
-    respondents (conditional and optional items), are fewer than k."""
+    """Per-item option counts over `facts`; blank where the group is too small.
+
+    An item is blank when the whole group, or the item's own respondents (conditional and
+    optional items), are fewer than k.
+    """
     by_item: dict[str, list[AnswerValue]] = {}
     for fact in facts:
         by_item.setdefault(fact.item_id, []).append(fact.value)

@@ -108,9 +108,7 @@ class OutboxRepository:
                         m.Identity.id.in_(identity_ids), m.Identity.reachable.is_(True)
                     )
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         return [
             OutboxRow(

@@ -213,15 +213,40 @@ class OrgRepository:
         row = await self.session.get(m.Identity, identity_id)
         return _identity(row) if row else None
 
-    async def ensure_identity(self, channel: str, external_id: str) -> IdentityRecord:
-        """The identity for this address, created (unlinked) when new."""
+    async def ensure_identity(
+        self, channel: str, external_id: str, lock: bool = False
+    ) -> IdentityRecord:
+        """The identity for this address, created (unlinked) when new.
+
+        With `lock`, the row stays locked for the transaction (PostgreSQL), so two first
+        messages from one address cannot both enroll it; the insert never races either.
+        """
         found = await self.identity(channel, external_id)
-        if found:
-            return found
-        row = m.Identity(channel=channel, external_id=external_id, reachable=True)
-        self.session.add(row)
-        await self.session.flush()
+        if found is None:
+            dialect = self.session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            await self.session.execute(
+                insert(m.Identity)
+                .values(
+                    channel=channel, external_id=external_id, reachable=True, created_at=utcnow()
+                )
+                .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            )
+        query = select(m.Identity).where(
+            m.Identity.channel == channel, m.Identity.external_id == external_id
+        )
+        row = await self.session.scalar(query.with_for_update() if lock else query)
+        assert row is not None
+        await self.session.refresh(row)
         return _identity(row)
+
+    async def mark_reachable(self, identity_id: int) -> None:
+        """The person wrote to us again here (e.g. unblocked the bot)."""
+        await self.session.execute(
+            update(m.Identity)
+            .where(m.Identity.id == identity_id)
+            .values(reachable=True, unreachable_reason=None)
+        )
 
     async def link_identity(self, identity_id: int, person_id: int) -> None:
         """Connect a channel identity to a person."""

@@ -39,6 +39,7 @@ from dialogs.records import ParticipationStatus, PersonRecord, RoundRecord
 from storage.store import Store, Transaction
 
 ENGINE_EVENTS = get_args(engine.Event)
+OWN_DATA = (ShowPrivacy, ExportMyData, Forget, StopMessages)
 LANGUAGE_NAMES = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
 
 
@@ -70,7 +71,9 @@ class ConversationService:
     async def handle(self, channel: str, external_id: str, event: Event, now: datetime) -> Reply:
         """Handle one event from one channel address, in one transaction."""
         async with self.store.transaction() as tx:
-            identity = await tx.org.ensure_identity(channel, external_id)
+            identity = await tx.org.ensure_identity(channel, external_id, lock=True)
+            if not identity.reachable:
+                await tx.org.mark_reachable(identity.id)  # they wrote: reachable again
             person_id = identity.person_id
             if person_id is None:
                 code = _code_in(event)
@@ -83,7 +86,8 @@ class ConversationService:
                 )
             focus = await tx.conversations.lock(person_id)
             person = await tx.org.person(person_id)
-            if person is None or not person.active:
+            if person is None or (not person.active and not isinstance(event, OWN_DATA)):
+                # Leavers keep their data rights (privacy, my data, forget me, stop).
                 return Reply(
                     (self._say("service.inactive", self.default_locale),),
                     None,

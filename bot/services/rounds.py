@@ -130,6 +130,7 @@ class RoundService:
             body,
             person_id,
             identity.id,
+            not_before=round_.opens_at,  # a round opened ahead of time invites when it opens
         )
         return True
 

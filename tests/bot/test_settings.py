@@ -66,3 +66,13 @@ def test_readme_generated_tables_are_current():
     assert "| `FOLLOWUP_MIN_GROUP_SIZE` | `5` |" in text
     assert "| `view_digest` |" in text
     assert readme.updated(text) == text, "README is stale: run python -m bot.readme"
+
+
+def test_webhook_mode_needs_a_secret(monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_PUBLIC_URL", "https://followup.example.no")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_SECRET is required"):
+        load_settings()
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "s3cret")
+    assert load_settings().telegram_webhook_secret.get_secret_value() == "s3cret"

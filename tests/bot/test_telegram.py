@@ -305,3 +305,42 @@ async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, t
             identity = await tx.org.identity("telegram", "2007")
             answers = await tx.answers.answers_of(round_id, identity.person_id)
         assert ("kommune", "k11") in [(item, value.choice) for item, value in answers]
+
+
+LONG_TEXTS = """
+id: lange-svar
+title: Lange svar
+items:
+""" + "".join(
+    f"""  - id: tekst{n}
+    kind: text
+    max_length: 2000
+    text: Fortell {n}
+"""
+    for n in range(3)
+)
+
+
+async def test_a_summary_of_long_answers_still_fits_and_can_be_submitted(db_url, api, tmp_path):
+    from datetime import timedelta
+
+    from tests.webchat import NOW
+
+    async with telegram_app(db_url, "webhook", api) as server:
+        path = tmp_path / "lange.yaml"
+        path.write_text(LONG_TEXTS, encoding="utf-8")
+        rounds = services(server).rounds
+        await rounds.load_questionnaire(path)
+        kari = await enrolled(server, api, 2008)
+        round_id = await rounds.create(
+            "lange-svar", ["hjerteavdelingen"], NOW, NOW + timedelta(days=1)
+        )
+        await rounds.open(round_id, NOW)
+        await kari.say("/status")
+        await kari.press("Start: Lange svar (ikke påbegynt)")
+        for n in range(3):
+            await kari.say(("æøå <&> " * 250)[:1990])
+        summary = kari.chat.last()
+        assert len(summary.text) <= 4096 and "…" in summary.text
+        await kari.press("Send inn")
+        assert any(text.startswith("Takk") for text in kari.chat.texts[-2:])

@@ -175,7 +175,7 @@ class TelegramChannel:
             await bot.answer_callback_query(press.query_id, translate(locale, "engine.stale"))
             return
         if payload.get("type") == "page":
-            await self._turn_page(press, int(payload.get("page", 0)))
+            await self._turn_page(press, int(payload.get("page", 0)), payload.get("item_id"))
             return
         try:
             event = translate_event(payload)
@@ -210,16 +210,19 @@ class TelegramChannel:
             await self._close(press.chat_id, press.message_id, press.html, press.label)
         await self._send(press.chat_id, reply.messages)
 
-    async def _turn_page(self, press: Pressed, page: int) -> None:
+    async def _turn_page(self, press: Pressed, page: int, item_id: object) -> None:
         """Show another page of a long option list, in place (the answer state is unchanged)."""
         bot = self.application.bot
-        await bot.answer_callback_query(press.query_id)
         reply = await self.service.handle(
             CHANNEL, str(press.chat_id), engine.Start(), self.clock()
         )
         ask = next((m for m in reply.messages if isinstance(m, engine.Ask)), None)
-        if ask is None or press.message_id is None:
+        if ask is None or press.message_id is None or ask.item_id != item_id:
+            # An old question's page buttons must not bring the current question's options.
+            locale = await self._locale(press.chat_id)
+            await bot.answer_callback_query(press.query_id, translate(locale, "engine.stale"))
             return
+        await bot.answer_callback_query(press.query_id)
         identity_id = await self._identity_id(press.chat_id)
         markup = await keyboard(self.store, identity_id, render_message(ask, page))
         await bot.edit_message_reply_markup(press.chat_id, press.message_id, reply_markup=markup)
@@ -268,9 +271,22 @@ class TelegramChannel:
         identity_id = await self._identity_id(chat_id)
         prompt: int | None = None
         for message in messages:
-            sent = await deliver(
-                self.application.bot, self.store, identity_id, chat_id, render_message(message)
-            )
+            try:
+                sent = await deliver(
+                    self.application.bot,
+                    self.store,
+                    identity_id,
+                    chat_id,
+                    render_message(message),
+                )
+            except BadRequest as error:
+                # Never leave the person without a reply: say so, keep the state as it is.
+                log.warning("Telegram refused a message: %s", error.message)
+                locale = await self._locale(chat_id)
+                await self.application.bot.send_message(
+                    chat_id, translate(locale, "telegram.send_failed")
+                )
+                continue
             if isinstance(message, engine.Ask | engine.Summary):
                 prompt = sent.message_id
         async with self.store.transaction() as tx:

@@ -13,6 +13,7 @@ from dialogs import engine
 SHORT_LABEL = 18
 """Buttons with labels up to this length share a row (three at most)."""
 SELECTED, UNSELECTED = "✅ ", "◻️ "
+MAX_TEXT = 4096
 PAGE_SIZE = 8
 """Options per page: longer lists get ◀ ▶ buttons (phones show about eight rows)."""
 
@@ -64,16 +65,16 @@ def _action_keys(actions: tuple[engine.Action, ...]) -> list[Key]:
     ]
 
 
-def _page_keys(keys: list[Key], page: int) -> tuple[list[Key], list[Key]]:
+def _page_keys(keys: list[Key], page: int, item_id: str) -> tuple[list[Key], list[Key]]:
     """One page of a long option list, and the buttons to move between pages."""
     pages = max(1, -(-len(keys) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = keys[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     nav = []
     if page > 0:
-        nav.append(Key("◀", {"type": "page", "page": page - 1}))
+        nav.append(Key("◀", {"type": "page", "page": page - 1, "item_id": item_id}))
     if page < pages - 1:
-        nav.append(Key("▶", {"type": "page", "page": page + 1}))
+        nav.append(Key("▶", {"type": "page", "page": page + 1, "item_id": item_id}))
     return shown, nav
 
 
@@ -101,9 +102,22 @@ def _ask(message: engine.Ask, page: int = 0) -> TelegramOut:
             )
     nav: list[Key] = []
     if len(keys) > PAGE_SIZE:
-        keys, nav = _page_keys(keys, page)
+        keys, nav = _page_keys(keys, page, message.item_id)
     rows = _rows(keys) + ([tuple(nav)] if nav else []) + _rows(_action_keys(message.actions))
     return TelegramOut("\n".join(lines), tuple(rows), item_id=message.item_id, toggles=toggles)
+
+
+def _summary_text(message: engine.Summary) -> str:
+    """The summary within Telegram's 4096 characters: long answers are shortened to fit."""
+    text = escape(message.text)
+    if len(text) <= MAX_TEXT:
+        return text
+    budget = max(40, (MAX_TEXT - 200) // max(1, len(message.rows)) - 80)
+    lines = [escape(message.heading or message.text.split("\n")[0])]
+    for number, row in enumerate(message.rows, start=1):
+        answer = row.answer if len(row.answer) <= budget else row.answer[: budget - 1] + "…"
+        lines.append(f"{number}. {escape(row.question[:80])}\n{escape(answer)}")
+    return "\n".join(lines)[:MAX_TEXT]
 
 
 def render_message(message: Message, page: int = 0) -> TelegramOut:
@@ -111,7 +125,7 @@ def render_message(message: Message, page: int = 0) -> TelegramOut:
     if isinstance(message, engine.Ask):
         return _ask(message, page)
     if isinstance(message, engine.Summary):
-        return TelegramOut(escape(message.text), tuple(_rows(_action_keys(message.actions))))
+        return TelegramOut(_summary_text(message), tuple(_rows(_action_keys(message.actions))))
     if isinstance(message, Invitation):
         keys = [
             Key(f"{r.label}: {r.title}", {"type": "begin", "round_id": r.round_id})
