@@ -375,6 +375,8 @@ class WebMessage(Base):
     )
     direction: Mapped[str] = mapped_column(String(3))
     payload: Mapped[dict[str, Any]]
+    # Set for lines of an anonymous round: they are deleted in its submit transaction.
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

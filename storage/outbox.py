@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -192,12 +192,29 @@ class WebMailboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def append(self, identity_id: int, direction: str, payload: dict[str, Any]) -> int:
-        """Add one line; returns its id (the page's cursor)."""
-        row = m.WebMessage(identity_id=identity_id, direction=direction, payload=payload)
+    async def append(
+        self,
+        identity_id: int,
+        direction: str,
+        payload: dict[str, Any],
+        round_id: int | None = None,
+    ) -> int:
+        """Add one line (tagged with an anonymous round it belongs to); returns its id."""
+        row = m.WebMessage(
+            identity_id=identity_id, direction=direction, payload=payload, round_id=round_id
+        )
         self.session.add(row)
         await self.session.flush()
         return row.id
+
+    async def forget_round(self, person_id: int, round_id: int) -> None:
+        """Delete a person's transcript lines of an anonymous round (at its submit)."""
+        mine = select(m.Identity.id).where(m.Identity.person_id == person_id)
+        await self.session.execute(
+            delete(m.WebMessage).where(
+                m.WebMessage.round_id == round_id, m.WebMessage.identity_id.in_(mine)
+            )
+        )
 
     async def after(
         self, identity_id: int, after_id: int, limit: int = 200

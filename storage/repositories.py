@@ -503,6 +503,24 @@ class RoundRepository:
             query.values(status=ParticipationStatus.UNREACHABLE.value, reason=reason)
         )
 
+    async def blur_completions(self, round_id: int) -> None:
+        """Rewrite every completed participation of the round (PostgreSQL only).
+
+        The submit transaction writes the anonymous response and the participation together,
+        so both rows would carry its transaction id (xmin). Rewriting all completed rows
+        gives them all the newest one, and a response's xmin no longer points at a person.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        await self.session.execute(
+            update(m.Participation)
+            .where(
+                m.Participation.round_id == round_id,
+                m.Participation.status == ParticipationStatus.COMPLETED.value,
+            )
+            .values(status=m.Participation.status)
+        )
+
     async def reinstate(self, round_id: int, reason: str) -> None:
         """Put people marked unreachable for `reason` back among the invited."""
         await self.session.execute(

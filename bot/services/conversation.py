@@ -50,6 +50,8 @@ class Reply:
     messages: tuple[Message, ...]
     person_id: int | None
     locale: str
+    anonymous_round: int | None = None
+    """The anonymous round this exchange belongs to: channels must not keep its lines."""
 
 
 class ConversationService:
@@ -95,7 +97,22 @@ class ConversationService:
                 )
             locale = await self._locale(tx, person)
             messages = await self._dispatch(tx, person, locale, focus, event, now)
-            return Reply(messages, person.id, await self._locale(tx, person, fresh=True))
+            after = await tx.conversations.lock(person.id)
+            anonymous = await self._anonymous_round(tx, focus, after, event)
+            return Reply(
+                messages, person.id, await self._locale(tx, person, fresh=True), anonymous
+            )
+
+    async def _anonymous_round(
+        self, tx: Transaction, before: int | None, after: int | None, event: Event
+    ) -> int | None:
+        candidates = [before, after, event.round_id if isinstance(event, BeginRound) else None]
+        for round_id in candidates:
+            if round_id is not None:
+                round_ = await tx.rounds.get(round_id)
+                if round_ is not None and round_.anonymous:
+                    return round_id
+        return None
 
     async def locale_of(self, channel: str, external_id: str) -> str | None:
         """The language of the person behind a channel address (None if not linked)."""
@@ -328,11 +345,14 @@ class ConversationService:
         answers = _final_answers(engine.visible_answers(questionnaire, state))
         if round_.anonymous:
             await tx.answers.submit_anonymous(round_.id, unit_id, answers)
+            await tx.web.forget_round(person.id, round_.id)
         else:
             await tx.answers.submit_identified(round_.id, person.id, unit_id, answers)
         # In-progress answers leave with the state, in the same transaction as the submit.
         await tx.conversations.delete_state(person.id, round_.id)
         await tx.rounds.complete(round_.id, person.id, now.date())
+        if round_.anonymous:
+            await tx.rounds.blur_completions(round_.id)
         await tx.conversations.set_focus(person.id, None)
         remaining = await tx.rounds.open_rounds_for(person.id, now)
         return (await self._offer(tx, remaining, locale),) if remaining else ()

@@ -176,3 +176,18 @@ async def test_a_nynorsk_unit_gets_nynorsk_questions_and_page(db_url):
         page = await (await user.client.get("/chat", headers={"Accept-Language": "en"})).text()
     assert '<html lang="nn">' in page
     assert "Skriv eit svar eller ein kommando" in page
+
+
+async def test_the_transcript_keeps_no_answer_of_an_anonymous_round(db_url):
+    import json
+
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        await answer_example(user)
+        engine = create_engine(db_url)
+        async with session_factory(engine)() as session:
+            lines = (await session.scalars(select(m.WebMessage))).all()
+        await engine.dispose()
+    stored = " ".join(json.dumps(line.payload, ensure_ascii=False) for line in lines)
+    for answer in ("Nyttig dag", "Ingen tid", "Sykehus", '"12"'):
+        assert answer not in stored, answer
+    assert "Takk for svarene" in stored  # what came after the submit is kept

@@ -158,10 +158,12 @@ class WebChat:
     async def _record(self, external_id: str, echo: str | None, reply: Reply) -> None:
         async with self.store.transaction() as tx:
             identity = await tx.org.ensure_identity(CHANNEL, external_id)
+            tag = reply.anonymous_round
             if echo:
-                await tx.web.append(identity.id, "in", {"type": "echo", "text": echo[:MAX_ECHO]})
+                line = {"type": "echo", "text": echo[:MAX_ECHO]}
+                await tx.web.append(identity.id, "in", line, tag)
             for message in reply.messages:
-                await tx.web.append(identity.id, "out", render_message(message))
+                await tx.web.append(identity.id, "out", render_message(message), tag)
 
     async def _lines(self, external_id: str, after: int) -> list[dict[str, Any]]:
         async with self.store.transaction() as tx:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:47:21.616481
+Create Date: 2026-11-22 20:58:55.916596
 """
 
 from collections.abc import Sequence
@@ -274,8 +274,10 @@ def upgrade() -> None:
     sa.Column('identity_id', sa.Integer(), nullable=False),
     sa.Column('direction', sa.String(length=3), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=True),
     sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_web_messages_identity_id_identities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_web_messages_round_id_rounds'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_web_messages')),
     sqlite_autoincrement=True
     )
