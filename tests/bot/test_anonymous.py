@@ -115,7 +115,8 @@ async def test_submit_order_cannot_be_read_back(db_url, tmp_path):
                     await tx.session.execute(
                         text(
                             "SELECT r.key, count(p.id) FROM anonymous_responses r "
-                            "LEFT JOIN participations p ON p.xmin = r.xmin AND p.round_id = r.round_id "
+                            "LEFT JOIN participations p "
+                            "ON p.xmin = r.xmin AND p.round_id = r.round_id "
                             "WHERE r.round_id = :r GROUP BY r.key"
                         ),
                         {"r": round_id},

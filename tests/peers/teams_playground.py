@@ -41,9 +41,10 @@ Identity (the built-in config; `GET /_internal/v1/config` returns it)
     conversationUpdate/installationUpdate omit the name), `conversation: {conversationType:
     "personal", tenantId, id}`, `channelData.tenant.id`, `channelId: "msteams"`,
     `serviceUrl: <the --service-url>` (default `http://localhost:<port>/_connector`),
-    `recipient: {id: bot id, name: "Test Bot"}`, `locale`/`localTimezone` from the Node
-    process's ICU defaults (the harness sets `LC_ALL`/`TZ` from `locale`/`timezone`), a
-    `clientInfo` entity (locale, country "US", platform "Web", timezone). The UPN and e-mail are
+    `recipient: {id: bot id, name: "Test Bot"}`, `locale: "en-US"` (hard-coded in its
+    activity generators; `send_text(..., locale=)` works around it), `localTimezone` from the
+    process's TZ (the harness's `timezone`), a `clientInfo` entity (locale "en-US", country
+    "US", platform "Web", timezone). The UPN and e-mail are
     only available via the mocked connector: `GET /_connector/v3/conversations/<id>/members/
     user-id-0` (what `TeamsInfo.get_member` calls) answers `{id, name, givenName, surname,
     email, userPrincipalName, aadObjectId, tenantId, userRole: "user"}`. The conversation id is
@@ -66,7 +67,11 @@ Sending as the user (`/_conversation` routes; the user must be `user-id-0` or a 
     `{"code": "UserBotError", ...}` (botbuilder's default `on_adaptive_card_invoke` gives 501).
     `POST /_debug/conversation/<id>/installation` sends an installationUpdate (action "add") and
     a conversationUpdate with membersAdded [user, bot]; nothing is sent on start-up, but the
-    web page calls this when it loads.
+    web page calls this when it loads. `POST /_internal/v1/customActivities` (the page's "Mock
+    an Activity") delivers any JSON body to the bot as it is, answering 200 first;
+    `GET /_internal/v1/customActivities/template?conversationId=&type=` gives templates
+    (install, uninstall, userAdded, userRemoved, botAdded, botRemoved, channel/team events).
+    The bot may reply to such a message even though the Playground never saw its id.
 
 What the bot sends (the mocked connector at `<serviceUrl>` = `/_connector`)
     `POST /v3/conversations/<id>/activities[/<replyToId>]` answers 201 `{"id": "<number>"}`
@@ -110,9 +115,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from aiohttp import ClientSession, ClientTimeout
 
@@ -126,6 +132,7 @@ SEPARATOR = "\n---\n"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 
 # Every listen() in the Node process without a host binds to loopback instead of all interfaces.
 _LOOPBACK_PRELOAD = """\
@@ -143,7 +150,7 @@ net.Server.prototype.listen = function (...args) {
 """
 _DROPPED_ENV = re.compile(
     r"^(M365_AGENTS_PLAYGROUND_|TEAMSAPPTESTER_|TEAMS_APP_TEST_TOOL_|AUTH_CLIENT_|AUTH_TENANT_)"
-    r"|^(BOT_ENDPOINT|SEND_INSTALLATION_ACTIVITY|DEFAULT_CHANNEL_ID|NODE_OPTIONS)$"
+    r"|^(BOT_ENDPOINT|SEND_INSTALLATION_ACTIVITY|DEFAULT_CHANNEL_ID)$"
     r"|^(https?|all|no)_proxy$",
     re.IGNORECASE,
 )
@@ -233,7 +240,7 @@ def bot_activity(record: JSON) -> BotActivity | None:
     method, url = request.get("method"), request.get("url") or ""
     if record.get("direction") != FROM_BOT or "/activities" not in url:
         return None
-    if method not in ("POST", "PUT", "DELETE") or url.endswith("/members"):
+    if method not in ("POST", "PUT", "DELETE"):
         return None
     body = (record.get("response") or {}).get("body")
     activity_id = body.get("id") if isinstance(body, dict) else None
@@ -260,7 +267,6 @@ class TeamsPlayground:
         bot_endpoint: str,
         *,
         conversation_id: str | None = None,
-        locale: str = "en-US",
         timezone: str = "UTC",
         work_dir: Path | None = None,
         start_timeout: float = 60.0,
@@ -269,7 +275,7 @@ class TeamsPlayground:
     ) -> None:
         self.bot_endpoint = bot_endpoint
         self.conversation_id = conversation_id or f"a:playground-{uuid.uuid4().hex[:16]}"
-        self.locale, self.timezone = locale, timezone
+        self.timezone = timezone
         self.start_timeout = start_timeout
         self.executable = executable
         self.extra_args = tuple(extra_args)
@@ -326,19 +332,21 @@ class TeamsPlayground:
         if shutil.which("node") is None:
             raise PlaygroundError("`node` is not on PATH (the Playground needs Node 20)")
         self._session = ClientSession(timeout=ClientTimeout(total=30))
-        for attempt in range(3):
-            port = free_port()
-            announced = await self._launch(port)
-            if announced == port:
-                self.port = port
-                break
-            # The port was taken between probing and listening: it fell back to a random one,
-            # and the --service-url given would be wrong. Try again with another.
-            self._kill()
-            if attempt == 2:
-                await self.stop()
+        try:
+            for _attempt in range(3):
+                port = free_port()
+                if await self._launch(port) == port:
+                    self.port = port
+                    break
+                # The port was taken between probing and listening, so it fell back to a random
+                # one and the --service-url given is wrong: try again with another.
+                self._kill()
+            else:
                 raise PlaygroundError(f"the Playground kept moving off its port: {self.output()}")
-        await self._wait_for_ping()
+            await self._wait_for_ping()
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def _launch(self, port: int) -> int:
@@ -351,8 +359,7 @@ class TeamsPlayground:
             M365_AGENTS_PLAYGROUND_LOGFILE=str(self.log_path),
             M365_AGENTS_PLAYGROUND_CONFIG_PATH=str(self.work_dir / ".m365agentsplayground.yml"),
             TEAMS_APP_TEST_TOOL_CONFIG_PATH=str(self.work_dir / ".teamsapptesttool.yml"),
-            NODE_OPTIONS=f"--require {preload}",
-            LC_ALL=self.locale.replace("-", "_") + ".UTF-8",
+            NODE_OPTIONS=f'{env.get("NODE_OPTIONS", "")} --require "{preload}"'.strip(),
             TZ=self.timezone,
             NO_COLOR="1",
         )
@@ -390,7 +397,6 @@ class TeamsPlayground:
                 return int(match[1])
             self._check_alive("did not start")
             await asyncio.sleep(0.05)
-        await self.stop()
         raise PlaygroundError(
             f"the Playground did not listen within {self.start_timeout} s: {self.output()}"
         )
@@ -407,7 +413,6 @@ class TeamsPlayground:
                     if response.status == 200 and await response.text() == "pong":
                         return
             await asyncio.sleep(0.05)
-        await self.stop()
         raise PlaygroundError(f"the Playground did not answer /_debug/ping: {self.output()}")
 
     def _check_alive(self, what: str) -> None:
@@ -466,8 +471,19 @@ class TeamsPlayground:
                 raise PlaygroundError(f"POST {path} answered {response.status}: {text}")
             return json.loads(text) if text else None
 
-    async def send_text(self, text: str, text_format: str = "plain") -> str:
-        """The user writes `text`; returns the id the Playground gave that message."""
+    async def send_text(
+        self, text: str, text_format: str = "plain", *, locale: str | None = None
+    ) -> str:
+        """The user writes `text`; returns the id of that message.
+
+        The Playground's own messages always say locale "en-US". With `locale` the same
+        message is built here and sent as a custom activity instead: the bot sees that locale,
+        but the Playground's chat (its web page) does not know the message.
+        """
+        if locale is not None:
+            activity = self.message_activity(text, locale, text_format)
+            await self.send_activity(activity)
+            return str(activity["id"])
         answer = await self._post(
             f"/_conversation/v1/conversations/{self.conversation_id}/messages",
             {"from": {"id": self.user.id}, "text": text, "textFormat": text_format},
@@ -510,6 +526,65 @@ class TeamsPlayground:
         action = {"type": "Action.Execute", "verb": verb, "data": data or {}}
         return await self.invoke(reply_to_id, {"action": action, "trigger": "manual"})
 
+    def message_activity(self, text: str, locale: str, text_format: str = "plain") -> JSON:
+        """A message activity shaped like the Playground's, from the user, in `locale`."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {
+            "type": "message",
+            "id": str(uuid.uuid4()),
+            "text": text,
+            "textFormat": text_format,
+            "timestamp": now,
+            "localTimestamp": now,
+            "localTimezone": self.timezone,
+            "serviceUrl": self.service_url,
+            "channelId": "msteams",
+            "from": {
+                "id": self.user.id,
+                "name": self.user.name,
+                "aadObjectId": self.user.aad_object_id,
+            },
+            "recipient": {"id": self.bot.id, "name": self.bot.name},
+            "conversation": {
+                "conversationType": "personal",
+                "tenantId": self.tenant_id,
+                "id": self.conversation_id,
+            },
+            "locale": locale,
+            "entities": [
+                {
+                    "type": "clientInfo",
+                    "locale": locale,
+                    "country": locale.rpartition("-")[2].upper(),
+                    "platform": "Web",
+                    "timezone": self.timezone,
+                }
+            ],
+            "channelData": {"tenant": {"id": self.tenant_id}},
+        }
+
+    async def send_activity(self, activity: JSON) -> None:
+        """Deliver `activity` to the bot as it is (the page's "Mock an Activity")."""
+        await self._post("/_internal/v1/customActivities", activity)
+
+    async def activity_template(self, kind: str) -> JSON:
+        """The Playground's template for a custom activity, to edit and `send_activity`.
+
+        `kind`: install, uninstall, userAdded, userRemoved, botAdded, botRemoved (personal
+        chat); channel and team events need a channel conversation.
+        """
+        if self._session is None or self.port is None:
+            raise PlaygroundError("the Playground is not running")
+        query = {"conversationId": self.conversation_id, "type": kind}
+        async with self._session.get(
+            f"{self.url}/_internal/v1/customActivities/template", params=query
+        ) as response:
+            if response.status != 200:
+                raise PlaygroundError(
+                    f"template {kind!r}: {response.status} {await response.text()}"
+                )
+            return dict(await response.json())
+
     async def install(self) -> None:
         """What opening the web page does: installationUpdate + conversationUpdate to the bot."""
         await self._post(f"/_debug/conversation/{self.conversation_id}/installation", {})
@@ -541,19 +616,48 @@ class TeamsPlayground:
         start: int = 0,
     ) -> BotActivity:
         """The first of `bot_activities()[start:]` that satisfies `predicate`, waiting for it."""
+        return await self._wait(self.bot_activities, predicate, timeout, start, "bot activity")
+
+    async def wait_for_activity_to_bot(
+        self,
+        predicate: Callable[[JSON], bool] = lambda _: True,
+        timeout: float = 10.0,
+        start: int = 0,
+    ) -> JSON:
+        """The first of `activities_to_bot()[start:]` that satisfies `predicate`, waiting for it.
+
+        Such a record is written only when the bot has answered the request, i.e. after the
+        replies it sent during that turn.
+        """
+        return await self._wait(
+            self.activities_to_bot, predicate, timeout, start, "activity to bot"
+        )
+
+    async def _wait(
+        self,
+        source: Callable[[], list[T]],
+        predicate: Callable[[T], bool],
+        timeout: float,
+        start: int,
+        what: str,
+    ) -> T:
         deadline = time.monotonic() + timeout
         while True:
-            for activity in self.bot_activities()[start:]:
-                if predicate(activity):
-                    return activity
+            items = source()[start:]
+            for item in items:
+                if predicate(item):
+                    return item
             if not self.running:
                 raise PlaygroundError(f"the Playground stopped: {self.output()}")
             if time.monotonic() >= deadline:
-                seen = [
-                    (a.kind, a.type, a.text, len(a.cards)) for a in self.bot_activities()[start:]
-                ]
+                seen = [_summary(item) for item in items]
                 raise TimeoutError(
-                    f"no matching bot activity within {timeout} s; the bot sent "
-                    f"(kind, type, text, cards) {seen}\n{self.output()}"
+                    f"no matching {what} within {timeout} s; saw {seen}\n{self.output()}"
                 )
             await asyncio.sleep(0.05)
+
+
+def _summary(item: BotActivity | JSON) -> tuple[Any, ...]:
+    if isinstance(item, BotActivity):
+        return (item.kind, item.type, item.text, f"{len(item.cards)} card(s)")
+    return (item.get("type"), item.get("text"), item.get("value"))
