@@ -338,7 +338,7 @@ async def test_a_summary_of_long_answers_still_fits_and_can_be_submitted(db_url,
         await rounds.open(round_id, NOW)
         await kari.say("/status")
         await kari.press("Start: Lange svar (ikke påbegynt)")
-        for n in range(3):
+        for _ in range(3):
             await kari.say(("æøå <&> " * 250)[:1990])
         summary = kari.chat.last()
         assert len(summary.text) <= 4096 and "…" in summary.text
