@@ -79,10 +79,12 @@ class OutboxDrainer:
                     await tx.org.mark_unreachable(outcome.row.identity_id, outcome.reason or "")
                 if outcome.retry_at is not None:
                     await tx.outbox.retry_later(
-                        outcome.row.id, outcome.retry_at, outcome.reason or ""
+                        outcome.row.id, outcome.retry_at, outcome.reason or "", self.worker
                     )
                 else:
-                    await tx.outbox.finish(outcome.row.id, outcome.status, outcome.reason)
+                    await tx.outbox.finish(
+                        outcome.row.id, outcome.status, outcome.reason, self.worker
+                    )
         return len(rows)
 
     async def drain_until_empty(self, interval: float = 0.2) -> None:
@@ -112,7 +114,13 @@ class OutboxDrainer:
             return Outcome(row, "unreachable", "no reachable identity in this channel")
         limiter = self.limiters.get(row.channel)
         if limiter is not None:
-            await limiter.acquire(row.external_id)
+            wait = limiter.reserve(row.external_id) - limiter.clock()
+            if wait > self.lease / 2:
+                # Sleeping past the lease would let another sender take the row too: give it
+                # back, due when the channel allows it.
+                return self._later(row, wait, "waiting for the channel's rate limit")
+            if wait > 0:
+                await limiter.sleep(wait)
         address = Address(row.channel, row.external_id, row.identity_id)
         message = OutboundMessage(
             address, row.purpose, str(row.payload.get("locale", "nb")), row.payload

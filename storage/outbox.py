@@ -124,11 +124,13 @@ class OutboxRepository:
             for r in rows
         ]
 
-    async def finish(self, message_id: int, status: str, error: str | None = None) -> None:
-        """Record a final outcome: sent, unreachable or failed."""
+    async def finish(
+        self, message_id: int, status: str, error: str | None = None, worker: str | None = None
+    ) -> None:
+        """Record a final outcome: sent, unreachable or failed (only by the claim's holder)."""
         await self.session.execute(
             update(m.OutboxMessage)
-            .where(m.OutboxMessage.id == message_id)
+            .where(m.OutboxMessage.id == message_id, *_held_by(worker))
             .values(
                 status=status,
                 last_error=error[:500] if error else None,
@@ -138,11 +140,13 @@ class OutboxRepository:
             )
         )
 
-    async def retry_later(self, message_id: int, not_before: datetime, error: str) -> None:
-        """Release the lease and try again after `not_before`."""
+    async def retry_later(
+        self, message_id: int, not_before: datetime, error: str, worker: str | None = None
+    ) -> None:
+        """Release the lease and try again after `not_before` (only by the claim's holder)."""
         await self.session.execute(
             update(m.OutboxMessage)
-            .where(m.OutboxMessage.id == message_id)
+            .where(m.OutboxMessage.id == message_id, *_held_by(worker))
             .values(
                 not_before=not_before, last_error=error[:500], claimed_by=None, claimed_until=None
             )
@@ -163,6 +167,11 @@ class OutboxRepository:
             select(m.OutboxMessage.idempotency_key, m.OutboxMessage.status)
         )
         return {key: status for key, status in rows}
+
+
+def _held_by(worker: str | None) -> tuple[Any, ...]:
+    # A sender whose lease ran out must not overwrite the outcome of the one that took over.
+    return () if worker is None else (m.OutboxMessage.claimed_by == worker,)
 
 
 class ButtonTokenRepository:
