@@ -593,6 +593,12 @@ class ConversationRepository:
         query = select(m.Conversation.round_id).where(m.Conversation.person_id == person_id)
         return await self.session.scalar(query.with_for_update())
 
+    async def focus(self, person_id: int) -> int | None:
+        """The round in focus, without locking or creating anything (the person may be gone)."""
+        return await self.session.scalar(
+            select(m.Conversation.round_id).where(m.Conversation.person_id == person_id)
+        )
+
     async def set_focus(self, person_id: int, round_id: int | None) -> None:
         """Which round the person is answering now."""
         await self.session.execute(

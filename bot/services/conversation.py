@@ -97,7 +97,7 @@ class ConversationService:
                 )
             locale = await self._locale(tx, person)
             messages = await self._dispatch(tx, person, locale, focus, event, now)
-            after = await tx.conversations.lock(person.id)
+            after = await tx.conversations.focus(person.id)
             anonymous = await self._anonymous_round(tx, focus, after, event)
             return Reply(
                 messages, person.id, await self._locale(tx, person, fresh=True), anonymous

@@ -62,8 +62,9 @@ Sending as the user (`/_conversation` routes; the user must be `user-id-0` or a 
     `channelData.source.name: "message"` and no text: what Teams sends for Action.Submit.
     `POST /_conversation/v1/invoke` with `{name: "adaptiveCard/action", conversation: {id},
     from: {id}, replyToId, value: {action: {type: "Action.Execute", verb, data}, trigger}}`
-    sends an **invoke** activity and waits for the bot: the answer is the bot's invoke response
-    body (and the card's content is replaced by its `value`); a bot error answers 502
+    sends an **invoke** activity and waits for the bot: the answer is `{type, value}` from the
+    bot's invoke response body (statusCode dropped; a card `value` also replaces the card's
+    content in the Playground's chat); a bot error answers 502
     `{"code": "UserBotError", ...}` (botbuilder's default `on_adaptive_card_invoke` gives 501).
     `POST /_debug/conversation/<id>/installation` sends an installationUpdate (action "add") and
     a conversationUpdate with membersAdded [user, bot]; nothing is sent on start-up, but the
@@ -75,28 +76,30 @@ Sending as the user (`/_conversation` routes; the user must be `user-id-0` or a 
 
 What the bot sends (the mocked connector at `<serviceUrl>` = `/_connector`)
     `POST /v3/conversations/<id>/activities[/<replyToId>]` answers 201 `{"id": "<number>"}`
-    (a millisecond timestamp as a string); PUT updates and DELETE deletes an activity; member,
+    (a millisecond timestamp as a string; the colon of `a:` ids arrives URL-encoded and works);
+    PUT `.../activities/<id>` updates (tested) and DELETE deletes an activity; member,
     paged-member, team and createConversation routes are mocked. No auth when the Playground has
     no client id, so botbuilder with an empty app id works both ways (also proactively through
     `adapter.continue_conversation`).
 
 The recording (`M365_AGENTS_PLAYGROUND_RECORDING_FILE`, with `--er`)
-    Each successful exchange is appended as `JSON.stringify(record, null, 2) + "\\n---\\n"`:
+    Each exchange is appended as `JSON.stringify(record, null, 2) + "\\n---\\n"`:
     `{logId, timestamp (ms), conversationId, direction, activityName, messageId, request:
     {headers, body, url, method}, response: {statusCode, body}, displayText}`. Activities to the
     bot have direction "Microsoft 365 Agents Playground -> User Application" and are written
-    when the bot has answered (so after the replies it sent during that turn); the bot's calls
-    have "User Application -> Microsoft 365 Agents Playground", written as the Playground
-    answers them, in order. `request.body` is the bot's activity as sent (no id) and
-    `response.body.id` the id the Playground gave it (== `messageId`). Member look-ups are
-    recorded too (GET, `activityName` "getConversationMember"); failed calls to the bot
-    (e.g. an invoke answered 501) are not recorded.
+    only once the bot has answered 2xx (so after the replies it sent during that turn; a
+    refused one, e.g. an invoke answered 501, is not recorded at all); the bot's calls to the
+    connector have "User Application -> Microsoft 365 Agents Playground", written as the
+    Playground answers them, in order, whatever the status. `request.body` is the bot's
+    activity as sent (no id) and `response.body.id` the id the Playground gave it
+    (== `messageId`); an update is a PUT to `.../activities/<id>`. Member look-ups are recorded
+    too (GET, `activityName` "getConversationMember").
 
 The web page (`page_url`) is a React app served from the same port; on load it fetches
 `/_internal/v1/config` (which first waits up to 15 s for the bot endpoint to answer) and posts
 the installation above. It also asks cdn.office.net for Segoe UI fonts, which fail offline
-without harm. Messages posted through the REST API are not shown as the user's bubbles there;
-the bot's replies are.
+without harm. A page opened after some REST traffic showed the bot's earlier replies and cards
+but not the user's REST-posted messages.
 """
 
 from __future__ import annotations
@@ -226,6 +229,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def installed_version() -> str | None:
+    """The version of the Playground that `npm ci` installed, or None."""
+    manifest = PACKAGE_DIR / "package.json"
+    if not manifest.exists():
+        return None
+    return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
 
 
 def parse_recording(text: str) -> list[JSON]:
@@ -380,16 +391,7 @@ class TeamsPlayground:
             "--enable-events-recording",
             *self.extra_args,
         ]
-        with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.work_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-            )
+        self._spawn(command, env)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             match = _LISTENING.search(self.stdout_path.read_bytes())
@@ -400,6 +402,19 @@ class TeamsPlayground:
         raise PlaygroundError(
             f"the Playground did not listen within {self.start_timeout} s: {self.output()}"
         )
+
+    def _spawn(self, command: list[str], env: dict[str, str]) -> None:
+        """Popen in its own session (process group), output to files; returns at once."""
+        with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.work_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
 
     async def _wait_for_ping(self) -> None:
         assert self._session is not None
@@ -509,7 +524,7 @@ class TeamsPlayground:
     async def invoke(
         self, reply_to_id: str, value: JSON | str, name: str = "adaptiveCard/action"
     ) -> Any:
-        """Send an invoke activity; returns the bot's invoke response as the Playground relays it."""
+        """Send an invoke activity; returns what the Playground relays of the bot's answer."""
         return await self._post(
             "/_conversation/v1/invoke",
             {
@@ -585,6 +600,18 @@ class TeamsPlayground:
                 )
             return dict(await response.json())
 
+    async def config(self) -> JSON:
+        """The Playground's mock data (`GET /_internal/v1/config`: tenant, bot, users, chats).
+
+        It first waits (up to 15 s) for the bot endpoint to accept connections.
+        """
+        if self._session is None or self.port is None:
+            raise PlaygroundError("the Playground is not running")
+        async with self._session.get(f"{self.url}/_internal/v1/config") as response:
+            if response.status != 200:
+                raise PlaygroundError(f"config: {response.status} {await response.text()}")
+            return dict(await response.json())
+
     async def install(self) -> None:
         """What opening the web page does: installationUpdate + conversationUpdate to the bot."""
         await self._post(f"/_debug/conversation/{self.conversation_id}/installation", {})
@@ -612,7 +639,7 @@ class TeamsPlayground:
     async def wait_for_bot_activity(
         self,
         predicate: Callable[[BotActivity], bool] = lambda _: True,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline is this helper's whole point
         start: int = 0,
     ) -> BotActivity:
         """The first of `bot_activities()[start:]` that satisfies `predicate`, waiting for it."""
@@ -621,7 +648,7 @@ class TeamsPlayground:
     async def wait_for_activity_to_bot(
         self,
         predicate: Callable[[JSON], bool] = lambda _: True,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109 - as wait_for_bot_activity
         start: int = 0,
     ) -> JSON:
         """The first of `activities_to_bot()[start:]` that satisfies `predicate`, waiting for it.
@@ -637,7 +664,7 @@ class TeamsPlayground:
         self,
         source: Callable[[], list[T]],
         predicate: Callable[[T], bool],
-        timeout: float,
+        timeout: float,  # noqa: ASYNC109 - as wait_for_bot_activity
         start: int,
         what: str,
     ) -> T:
