@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -186,6 +186,25 @@ class ButtonTokenRepository:
         self.session.add(m.ButtonToken(token=token, identity_id=identity_id, payload=payload))
         await self.session.flush()
         return token
+
+    async def issue_many(self, identity_id: int, payloads: list[dict[str, Any]]) -> list[str]:
+        """Tokens for several buttons in one statement (a keyboard has many)."""
+        if not payloads:
+            return []
+        tokens = [secrets.token_urlsafe(9) for _ in payloads]
+        await self.session.execute(
+            insert(m.ButtonToken),
+            [
+                {
+                    "token": token,
+                    "identity_id": identity_id,
+                    "payload": payload,
+                    "created_at": utcnow(),
+                }
+                for token, payload in zip(tokens, payloads, strict=True)
+            ],
+        )
+        return tokens
 
     async def resolve(self, identity_id: int, token: str) -> dict[str, Any] | None:
         """The payload, only if this token was given to this identity."""

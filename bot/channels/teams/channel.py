@@ -196,7 +196,7 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
         """A message activity carrying `out` as an Adaptive Card, tokens issued for `key`."""
         async with self.store.transaction() as tx:
             identity = await tx.org.ensure_identity(CHANNEL, key)
-            tokens = [await tx.buttons.issue(identity.id, b.payload) for b in out.buttons]
+            tokens = await tx.buttons.issue_many(identity.id, [b.payload for b in out.buttons])
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card(out, tokens)))
         activity.summary = out.summary[:200] or None
         return activity

@@ -25,16 +25,13 @@ async def keyboard(
     if not out.rows:
         return None
     async with store.transaction() as tx:
-        rows = [
-            [
-                InlineKeyboardButton(
-                    key.label,
-                    callback_data=TOKEN_PREFIX + await tx.buttons.issue(identity_id, key.payload),
-                )
-                for key in row
-            ]
-            for row in out.rows
-        ]
+        tokens = iter(
+            await tx.buttons.issue_many(identity_id, [k.payload for row in out.rows for k in row])
+        )
+    rows = [
+        [InlineKeyboardButton(key.label, callback_data=TOKEN_PREFIX + next(tokens)) for key in row]
+        for row in out.rows
+    ]
     return InlineKeyboardMarkup(rows)
 
 
