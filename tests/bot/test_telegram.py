@@ -344,3 +344,31 @@ async def test_a_summary_of_long_answers_still_fits_and_can_be_submitted(db_url,
         assert len(summary.text) <= 4096 and "…" in summary.text
         await kari.press("Send inn")
         assert any(text.startswith("Takk") for text in kari.chat.texts[-2:])
+
+
+async def test_invite_create_prints_the_deep_link_and_writes_a_qr_code(db_url, api, tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+    from tests.process import ROOT
+
+    env = {
+        "DATABASE_URL": db_url,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_BASE_URL": api.root,
+    }
+    runner = CliRunner()
+    await asyncio.to_thread(
+        runner.invoke, cli, ["org", "import", str(ROOT / "examples/org.yaml")], env=env
+    )
+    qr = tmp_path / "invite.png"
+    result = await asyncio.to_thread(
+        runner.invoke,
+        cli,
+        ["invite", "create", "--unit", "hjerteavdelingen", "--qr", str(qr)],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    code, link = result.stdout.splitlines()[:2]
+    assert link == f"https://t.me/followup_test_bot?start={code}"
+    assert qr.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
