@@ -269,23 +269,31 @@ items:
 )
 
 
-async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, tmp_path):
+async def started_round(server, api, chat_id, definition, tmp_path):
+    """Kari, enrolled, with a new round of `definition` (YAML text) started in chat."""
     from datetime import timedelta
 
+    from dialogs.loader import parse_questionnaire
     from tests.webchat import NOW
 
+    questionnaire = parse_questionnaire(definition, "test")
+    path = tmp_path / f"{questionnaire.id}.yaml"
+    path.write_text(definition, encoding="utf-8")
+    rounds = services(server).rounds
+    await rounds.load_questionnaire(path)
+    kari = await enrolled(server, api, chat_id)
+    round_id = await rounds.create(
+        questionnaire.id, ["hjerteavdelingen"], NOW, NOW + timedelta(days=1)
+    )
+    await rounds.open(round_id, NOW)
+    await kari.say("/status")
+    await kari.press(f"Start: {questionnaire.title.get('nb')} (ikke påbegynt)")
+    return kari, round_id
+
+
+async def test_long_lists_are_paginated_and_typed_text_is_escaped(db_url, api, tmp_path):
     async with telegram_app(db_url, "webhook", api) as server:
-        path = tmp_path / "lang.yaml"
-        path.write_text(LONG_LIST, encoding="utf-8")
-        rounds = services(server).rounds
-        await rounds.load_questionnaire(path)
-        kari = await enrolled(server, api, 2007)
-        round_id = await rounds.create(
-            "lang-liste", ["hjerteavdelingen"], NOW, NOW + timedelta(days=1)
-        )
-        await rounds.open(round_id, NOW)
-        await kari.say("/status")
-        await kari.press("Start: Lang liste (ikke påbegynt)")
+        kari, round_id = await started_round(server, api, 2007, LONG_LIST, tmp_path)
         first_page = [t for t, _ in kari.chat.last().buttons]
         assert first_page == [f"Kommune {n}" for n in range(1, 9)] + ["▶"]
         await kari.press("▶")
@@ -322,22 +330,8 @@ items:
 
 
 async def test_a_summary_of_long_answers_still_fits_and_can_be_submitted(db_url, api, tmp_path):
-    from datetime import timedelta
-
-    from tests.webchat import NOW
-
     async with telegram_app(db_url, "webhook", api) as server:
-        path = tmp_path / "lange.yaml"
-        path.write_text(LONG_TEXTS, encoding="utf-8")
-        rounds = services(server).rounds
-        await rounds.load_questionnaire(path)
-        kari = await enrolled(server, api, 2008)
-        round_id = await rounds.create(
-            "lange-svar", ["hjerteavdelingen"], NOW, NOW + timedelta(days=1)
-        )
-        await rounds.open(round_id, NOW)
-        await kari.say("/status")
-        await kari.press("Start: Lange svar (ikke påbegynt)")
+        kari, _round_id = await started_round(server, api, 2008, LONG_TEXTS, tmp_path)
         for _ in range(3):
             await kari.say(("æøå <&> " * 250)[:1990])
         summary = kari.chat.last()
