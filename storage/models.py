@@ -392,6 +392,25 @@ class ButtonToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SchedulerLease(Base):
+    """Who runs scheduled jobs: one holder per deployment, renewed, taken over when stale."""
+
+    __tablename__ = "scheduler_leases"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """A job's run for one period: the unique key decides who runs it, exactly once."""
+
+    __tablename__ = "job_runs"
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ServiceSetting(Base):
     """Values the service generates and keeps (e.g. the secret key when none is configured)."""
 

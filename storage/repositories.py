@@ -9,8 +9,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.checkin import MeasurePlan
@@ -34,6 +32,7 @@ from dialogs.records import (
     UnitRecord,
 )
 from storage import models as m
+from storage.database import insert_for
 from storage.models import utcnow
 
 SCATTER_ROWS = 3
@@ -223,10 +222,8 @@ class OrgRepository:
         """
         found = await self.identity(channel, external_id)
         if found is None:
-            dialect = self.session.get_bind().dialect.name
-            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
             await self.session.execute(
-                insert(m.Identity)
+                insert_for(self.session)(m.Identity)
                 .values(
                     channel=channel, external_id=external_id, reachable=True, created_at=utcnow()
                 )
@@ -582,11 +579,9 @@ class ConversationRepository:
         On PostgreSQL this is SELECT ... FOR UPDATE; on SQLite the transaction already holds
         the write lock (BEGIN IMMEDIATE), so two processes still handle one event at a time.
         """
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         # Two first events at once must not both insert: the loser waits, then locks.
         await self.session.execute(
-            insert(m.Conversation)
+            insert_for(self.session)(m.Conversation)
             .values(person_id=person_id, updated_at=utcnow())
             .on_conflict_do_nothing(index_elements=["person_id"])
         )

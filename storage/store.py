@@ -19,6 +19,7 @@ from storage.repositories import (
     RoundRepository,
     ServiceSettingRepository,
 )
+from storage.schedule import ScheduleRepository
 
 
 class Transaction:
@@ -71,6 +72,11 @@ class Transaction:
     def web(self) -> WebMailboxRepository:
         """The web chat transcript."""
         return WebMailboxRepository(self.session)
+
+    @cached_property
+    def schedule(self) -> ScheduleRepository:
+        """Scheduler lease and job runs."""
+        return ScheduleRepository(self.session)
 
     @cached_property
     def service_settings(self) -> ServiceSettingRepository:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:58:55.916596
+Create Date: 2026-11-22 21:18:00.665519
 """
 
 from collections.abc import Sequence
@@ -26,6 +26,13 @@ def upgrade() -> None:
     sa.Column('title_nn', sa.String(length=300), nullable=True),
     sa.Column('title_en', sa.String(length=300), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_improvement_areas'))
+    )
+    op.create_table('job_runs',
+    sa.Column('job', sa.String(length=100), nullable=False),
+    sa.Column('period', sa.String(length=40), nullable=False),
+    sa.Column('holder', sa.String(length=100), nullable=False),
+    sa.Column('started_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('job', 'period', name=op.f('pk_job_runs'))
     )
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -51,6 +58,12 @@ def upgrade() -> None:
     with op.batch_alter_table('questionnaire_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_questionnaire_versions_questionnaire_id'), ['questionnaire_id'], unique=False)
 
+    op.create_table('scheduler_leases',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('holder', sa.String(length=100), nullable=False),
+    sa.Column('expires_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_leases'))
+    )
     op.create_table('service_settings',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
@@ -390,10 +403,12 @@ def downgrade() -> None:
 
     op.drop_table('units')
     op.drop_table('service_settings')
+    op.drop_table('scheduler_leases')
     with op.batch_alter_table('questionnaire_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_questionnaire_versions_questionnaire_id'))
 
     op.drop_table('questionnaire_versions')
     op.drop_table('people')
+    op.drop_table('job_runs')
     op.drop_table('improvement_areas')
     # ### end Alembic commands ###
