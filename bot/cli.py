@@ -19,6 +19,7 @@ from bot.channels.teams.manifest import write_package
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.links import deep_link, telegram_username, write_qr
 from bot.services.account import new_code
+from bot.services.checkins import CheckinService
 from bot.services.imports import ImportError_, ImportService
 from bot.services.results import ResultsFormat, ResultsService
 from bot.services.rounds import RoundError
@@ -43,6 +44,7 @@ questionnaire_app = typer.Typer(help="Questionnaire definition files.", no_args_
 invite_app = typer.Typer(help="Enrollment codes.", no_args_is_help=True)
 round_app = typer.Typer(help="Rounds: a questionnaire sent to units.", no_args_is_help=True)
 teams_app = typer.Typer(help="Microsoft Teams.", no_args_is_help=True)
+checkin_app = typer.Typer(help="Measure check-ins.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Proactive messages waiting to be sent.", no_args_is_help=True)
 for sub, name in [
     (db_app, "db"),
@@ -54,6 +56,7 @@ for sub, name in [
     (round_app, "round"),
     (teams_app, "teams"),
     (outbox_app, "outbox"),
+    (checkin_app, "checkin"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -338,6 +341,27 @@ def results(
         Action.VIEW_RESULTS,
     )
     sys.stdout.write(output)
+
+
+@checkin_app.command("open")
+def checkin_open(
+    unit: Annotated[str, typer.Option(help="The unit whose staff are asked.")],
+    period: Annotated[int, typer.Option(min=0, help="The unit's running check-in number.")],
+) -> None:
+    """Open a unit's check-in now (the scheduler will do this on the unit's rhythm)."""
+    report = _with_services(
+        lambda s, settings: CheckinService(s.store, s.catalog, settings).open_checkin(
+            unit, period, utcnow()
+        ),
+        Action.MANAGE_ROUNDS,
+    )
+    if report.round_id is None:
+        typer.echo(f"nothing to ask: {report.measures} measures, no staff or no measures")
+        return
+    typer.echo(
+        f"check-in round {report.round_id}: {report.asked} asked about {report.measures} "
+        f"measures, {report.queued} invitations queued"
+    )
 
 
 @outbox_app.command("drain")

@@ -92,3 +92,5 @@ class ParticipationRecord:
     status: ParticipationStatus
     completed_on: date | None
     reason: str | None = None
+    assigned: tuple[str, ...] | None = None
+    """Check-ins: the measure slugs this person is asked (None: every item)."""

@@ -250,6 +250,8 @@ class Participation(Base):
     status: Mapped[str] = mapped_column(String(20), default="invited")
     reason: Mapped[str | None] = mapped_column(String(200))
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # Check-ins: the measures this person is asked this time (None: the whole questionnaire).
+    assigned: Mapped[list[str] | None]
     invited_on: Mapped[date | None] = mapped_column(Date)
     completed_on: Mapped[date | None] = mapped_column(Date)
 

@@ -421,6 +421,11 @@ class RoundRepository:
             unit_ids=tuple(units),
         )
 
+    async def by_name(self, name: str) -> RoundRecord | None:
+        """The round with this name (check-ins are named after their unit and period)."""
+        found = await self.session.scalar(select(m.Round.id).where(m.Round.name == name))
+        return await self.get(found) if found is not None else None
+
     async def all(self) -> list[RoundRecord]:
         """Every round, newest first."""
         ids = await self.session.scalars(select(m.Round.id).order_by(m.Round.id.desc()))
@@ -438,7 +443,14 @@ class RoundRepository:
             update(m.Round).where(m.Round.id == round_id).values(closes_at=closes_at)
         )
 
-    async def invite(self, round_id: int, person_id: int, unit_id: str, on: date) -> bool:
+    async def invite(
+        self,
+        round_id: int,
+        person_id: int,
+        unit_id: str,
+        on: date,
+        assigned: Sequence[str] | None = None,
+    ) -> bool:
         """Add a participation row unless there is one; returns whether it was added."""
         exists = await self.session.scalar(
             select(m.Participation.id).where(
@@ -454,6 +466,7 @@ class RoundRepository:
                 unit_id=unit_id,
                 status=ParticipationStatus.INVITED.value,
                 invited_on=on,
+                assigned=list(assigned) if assigned is not None else None,
             )
         )
         await self.session.flush()
@@ -555,6 +568,7 @@ def _participation(row: m.Participation) -> ParticipationRecord:
         status=ParticipationStatus(row.status),
         completed_on=row.completed_on,
         reason=row.reason,
+        assigned=tuple(row.assigned) if row.assigned is not None else None,
     )
 
 

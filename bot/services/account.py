@@ -65,7 +65,7 @@ class AccountCommands:
         """Open rounds with progress, each with a button to continue."""
         choices = []
         for round_ in await tx.rounds.open_rounds_for(person.id, now):
-            questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+            questionnaire = await self.catalog.for_person(tx, round_.id, person.id)
             stored = await tx.conversations.state(person.id, round_.id)
             answered = total = 0
             if stored:

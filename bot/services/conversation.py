@@ -33,7 +33,7 @@ from bot.services.messages import (
 from bot.services.questionnaires import QuestionnaireCatalog
 from dialogs import engine, policy
 from dialogs.i18n import normalize_locale, translate
-from dialogs.model import LOCALES, AnswerValue, Item, Questionnaire, Role
+from dialogs.model import LOCALES, AnswerValue, Item, Questionnaire, Role, RoundKind
 from dialogs.org import ancestor_ids
 from dialogs.records import ParticipationStatus, PersonRecord, RoundRecord
 from storage.store import Store, Transaction
@@ -133,6 +133,11 @@ class ConversationService:
             person = await tx.org.person(person_id)
             if person is None:
                 raise LookupError(f"no person {person_id}")
+            # Rostered after a round opened: they belong to its audience all the same.
+            for membership in await tx.org.memberships(person_id):
+                await self._invite_to_open_rounds(
+                    tx, person_id, membership.unit_id, membership.role, now
+                )
             locale = await self._locale(tx, person)
             return Reply(await self._greeting(tx, person, locale, now), person.id, locale)
 
@@ -161,11 +166,16 @@ class ConversationService:
     async def _invite_to_open_rounds(
         self, tx: Transaction, person_id: int, unit_id: str, role: Role, now: datetime
     ) -> None:
-        # Someone enrolled after a round opened still belongs to its audience.
+        # Someone enrolled after a round opened still belongs to its audience (check-ins
+        # assign measures when they open; a newcomer is asked in the next one).
         units = {u.id: u for u in await tx.org.units()}
         lineage = {unit_id, *ancestor_ids(units, unit_id)}
         for round_ in await tx.rounds.all():
-            if round_.accepts_answers(now) and lineage & set(round_.unit_ids):
+            if (
+                round_.kind is RoundKind.SURVEY
+                and round_.accepts_answers(now)
+                and lineage & set(round_.unit_ids)
+            ):
                 await tx.rounds.invite(round_.id, person_id, unit_id, now.date())
 
     async def _dispatch(
@@ -242,7 +252,7 @@ class ConversationService:
         stored = await tx.conversations.state(person.id, focus)
         if round_ is None or stored is None:
             return said
-        questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+        questionnaire = await self.catalog.for_person(tx, round_.id, person.id)
         state = engine.DialogState.from_dict(stored).with_locale(chosen)
         await tx.conversations.save_state(person.id, focus, state.to_dict())
         return said + engine.current_prompt(questionnaire, state)
@@ -294,7 +304,7 @@ class ConversationService:
             return (self._say("service.round_closed", locale),)
         if not isinstance(event, ENGINE_EVENTS):
             return (self._say("service.help", locale),)
-        questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
+        questionnaire = await self.catalog.for_person(tx, round_id, person.id)
         stored = await tx.conversations.state(person.id, round_id)
         state = engine.DialogState.from_dict(stored) if stored else None
         if state is None:

@@ -28,3 +28,21 @@ class QuestionnaireCatalog:
         questionnaire = dataclasses.replace(parsed, content_hash=content_hash)
         self._cache[version_id] = questionnaire
         return questionnaire
+
+    async def for_person(self, tx: Transaction, round_id: int, person_id: int) -> Questionnaire:
+        """The round's questionnaire as this person is asked it.
+
+        In a check-in each person is asked only the measures assigned to them; the engine
+        gets that narrower definition (same version hash), so it never asks the others.
+        """
+        round_ = await tx.rounds.get(round_id)
+        if round_ is None:
+            raise LookupError(f"round {round_id} does not exist")
+        questionnaire = await self.get(tx, round_.questionnaire_version_id)
+        participation = await tx.rounds.participation(round_id, person_id)
+        assigned = participation.assigned if participation else None
+        if assigned is None:
+            return questionnaire
+        keep = set(assigned)
+        items = tuple(i for i in questionnaire.items if i.measure is None or i.measure in keep)
+        return dataclasses.replace(questionnaire, items=items)

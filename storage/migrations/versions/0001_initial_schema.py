@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:18:00.665519
+Create Date: 2026-11-22 21:19:28.172178
 """
 
 from collections.abc import Sequence
@@ -249,6 +249,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=True),
     sa.Column('reminders_sent', sa.Integer(), nullable=False),
+    sa.Column('assigned', sa.JSON(), nullable=True),
     sa.Column('invited_on', sa.Date(), nullable=True),
     sa.Column('completed_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_participations_person_id_people'), ondelete='SET NULL'),

@@ -1,0 +1,160 @@
+"""Check-ins: one round per unit and period asking staff "has this measure started?"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.services.questionnaires import QuestionnaireCatalog
+from bot.settings import Settings
+from dialogs.checkin import DEFAULT_PER_PERSON, measures_for_unit, plan_rotation
+from dialogs.i18n import normalize_locale, translate
+from dialogs.loader import parse_questionnaire
+from dialogs.model import Role, RoundKind, RoundState
+from dialogs.rhythm import QuietHours, defer, norwegian_holidays
+from storage.store import Store, Transaction
+
+CHECKIN_DAYS = 7
+"""How long a check-in stays open (answers after that count for the next one)."""
+
+CHECKIN_TEMPLATE = """\
+id: checkin-{unit}
+title:
+  nb: Status for tiltak
+  nn: Status for tiltak
+  en: Measure check-in
+intro:
+  nb: Noen korte spørsmål om tiltakene der du jobber. «Vet ikke» er et helt greit svar.
+  nn: Nokre korte spørsmål om tiltaka der du jobbar. «Veit ikkje» er eit heilt greitt svar.
+  en: A few short questions about the measures where you work. "Don't know" is a fine answer.
+items:
+  - id: tiltak
+    kind: measure_status
+    required: false
+    measures: [{measures}]
+"""
+
+
+@dataclass(frozen=True)
+class CheckinReport:
+    """What opening one unit's check-in did."""
+
+    round_id: int | None
+    asked: int
+    queued: int
+    measures: int
+
+
+def checkin_name(unit_id: str, period: int) -> str:
+    """The round name that identifies a unit's check-in of one period (and makes it unique)."""
+    return f"checkin:{unit_id}:{period}"
+
+
+class CheckinService:
+    """Opens a unit's check-in: who is asked which measures, and when they hear about it."""
+
+    def __init__(self, store: Store, catalog: QuestionnaireCatalog, settings: Settings) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.settings = settings
+        self.quiet = QuietHours()
+
+    async def open_checkin(
+        self, unit_id: str, period: int, now: datetime, per_person: int = DEFAULT_PER_PERSON
+    ) -> CheckinReport:
+        """Open (once) the check-in of `unit_id` for its running number `period`."""
+        async with self.store.transaction() as tx:
+            existing = await tx.rounds.by_name(checkin_name(unit_id, period))
+            if existing is not None:
+                return CheckinReport(existing.id, 0, 0, 0)
+            units = {u.id: u for u in await tx.org.units()}
+            if unit_id not in units:
+                raise LookupError(f"unknown unit {unit_id!r}")
+            measures = measures_for_unit(unit_id, units, await tx.measures.plans())
+            staff = await self._staff(tx, unit_id)
+            if not measures or not staff:
+                return CheckinReport(None, 0, 0, len(measures))
+            version = await self._version(tx, unit_id, measures)
+            round_id = await tx.rounds.create(
+                version,
+                [unit_id],
+                now,
+                now + timedelta(days=CHECKIN_DAYS),
+                anonymous=False,
+                name=checkin_name(unit_id, period),
+                kind=RoundKind.CHECKIN,
+            )
+            await tx.rounds.set_state(round_id, RoundState.OPEN)
+            rotation = plan_rotation(
+                measures,
+                staff,
+                seed=unit_id,
+                period=period,
+                per_person=per_person,
+                k=self.settings.min_group_size,
+            )
+            zone = units[unit_id].timezone or self.settings.timezone
+            send_at = defer(
+                now, zone, self.quiet, norwegian_holidays({now.year, now.year + 1}), ()
+            )
+            queued = 0
+            for person_id, assigned in rotation.assignments.items():
+                await tx.rounds.invite(round_id, person_id, unit_id, now.date(), assigned)
+                queued += await self._invite(tx, round_id, person_id, len(assigned), send_at)
+            return CheckinReport(round_id, len(rotation.assignments), queued, len(measures))
+
+    async def _staff(self, tx: Transaction, unit_id: str) -> list[int]:
+        """Active staff of exactly this unit who have not paused messages."""
+        people = {p.id: p for p in await tx.org.people()}
+        return sorted(
+            {
+                m.person_id
+                for m in await tx.org.all_memberships()
+                if m.unit_id == unit_id
+                and m.role is Role.STAFF
+                and m.person_id in people
+                and not people[m.person_id].paused
+            }
+        )
+
+    async def _version(self, tx: Transaction, unit_id: str, measures: tuple[str, ...]) -> int:
+        source = CHECKIN_TEMPLATE.format(unit=unit_id, measures=", ".join(measures))
+        questionnaire = parse_questionnaire(
+            source, f"check-in of {unit_id}", await tx.measures.infos()
+        )
+        return await tx.questionnaires.store_version(
+            questionnaire.id, questionnaire.content_hash, source
+        )
+
+    async def _invite(
+        self, tx: Transaction, round_id: int, person_id: int, count: int, send_at: datetime
+    ) -> int:
+        identities = await tx.org.identities_of(person_id)
+        person = await tx.org.person(person_id)
+        if not identities or person is None:
+            return 0
+        locale = normalize_locale(person.locale, self.settings.default_locale)
+        body = {
+            "type": "invitation",
+            "key": "checkin.invitation",
+            "locale": locale,
+            "text": translate(locale, "checkin.invitation", count=count),
+            "rounds": [
+                {
+                    "round_id": round_id,
+                    "title": translate(locale, "checkin.title"),
+                    "label": translate(locale, "service.begin"),
+                }
+            ],
+        }
+        identity = identities[0]
+        added = await tx.outbox.enqueue(
+            f"checkin:{round_id}:{person_id}",
+            "checkin",
+            identity.channel,
+            body,
+            person_id,
+            identity.id,
+            not_before=send_at,
+        )
+        return int(added)
