@@ -16,10 +16,13 @@ from bot.channels.teams.sender import TeamsSender
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.web.routes import WebChat
 from bot.channels.web.sender import WebChatSender
+from bot.services.checkins import CheckinService
 from bot.services.conversation import ConversationService
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.services.rounds import RoundService
 from bot.settings import Settings
+from scheduler.jobs import CheckinScheduler
+from scheduler.lease import SchedulerLease
 from scheduler.outbox import OutboxDrainer
 from scheduler.ratelimit import Limits
 from storage.models import utcnow
@@ -110,7 +113,16 @@ def create_app(
         if telegram is not None:
             await telegram.start()
         drainer = asyncio.create_task(services.drainer.run(drain_interval))
+        scheduler = CheckinScheduler(
+            services.store,
+            CheckinService(services.store, services.catalog, settings),
+            SchedulerLease(services.store, clock),
+            clock,
+            settings.timezone,
+        )
+        await scheduler.start()
         yield
+        await scheduler.stop()
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer

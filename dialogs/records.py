@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -27,6 +28,8 @@ class UnitRecord:
     name: LocalizedText
     timezone: str | None = None
     locale: str | None = None
+    checkin: Mapping[str, object] | None = None
+    """The check-in rhythm from the organisation file, e.g. {"weekdays": [1], "at": "10:00"}."""
 
 
 @dataclass(frozen=True)

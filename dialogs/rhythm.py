@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
+from dialogs.records import UnitRecord
+
 DEFAULT_ZONE = "Europe/Oslo"
 """The zone of a rhythm or a send rule when none is configured."""
 
@@ -443,3 +445,27 @@ def _instants_at(day: date, moment: time, tz: ZoneInfo) -> list[datetime]:
         else:
             lo = mid
     return [hi]
+
+
+def rhythm_of(unit: UnitRecord, default_zone: str = DEFAULT_ZONE) -> Rhythm | None:
+    """A unit's check-in rhythm from its organisation-file form, or None.
+
+    The form is `{weekdays: [1], at: "10:00", anchor: 2026-01-06, every_n_weeks: 2}`
+    (weekdays 0 = Monday); the zone is the unit's own, else the deployment's.
+
+    Raises:
+        ValueError: If the form cannot make a valid Rhythm.
+    """
+    form = unit.checkin
+    if not form:
+        return None
+    weekdays = form.get("weekdays", [0])
+    if not isinstance(weekdays, list | tuple):
+        raise ValueError("weekdays must be a list such as [1] (0 = Monday)")
+    return Rhythm(
+        weekdays=tuple(int(day) for day in weekdays),
+        at=time.fromisoformat(str(form.get("at", "10:00"))),
+        anchor=date.fromisoformat(str(form.get("anchor", "2026-01-05"))),
+        zone=unit.timezone or default_zone,
+        every_n_weeks=int(str(form.get("every_n_weeks", 1))),
+    )

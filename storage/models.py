@@ -90,6 +90,8 @@ class Unit(Base):
     kind: Mapped[str | None] = mapped_column(String(40))
     timezone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(5))
+    # The unit's check-in rhythm as written in the organisation file (None: no check-ins).
+    checkin: Mapped[dict[str, Any] | None]
 
 
 class Person(Base):

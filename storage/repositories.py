@@ -50,6 +50,7 @@ def _unit(row: m.Unit) -> UnitRecord:
         name=LocalizedText(nb=row.name_nb, nn=row.name_nn, en=row.name_en),
         timezone=row.timezone,
         locale=row.locale,
+        checkin=dict(row.checkin) if row.checkin else None,
     )
 
 
@@ -74,6 +75,7 @@ class OrgRepository:
         row.name_nb = unit.name.nb or unit.id
         row.name_nn, row.name_en = unit.name.nn, unit.name.en
         row.kind, row.timezone, row.locale = kind, unit.timezone, unit.locale
+        row.checkin = dict(unit.checkin) if unit.checkin else None
         self.session.add(row)
         await self.session.flush()
 

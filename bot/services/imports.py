@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from dialogs.checkin import (
 from dialogs.model import LOCALES, LocalizedText, Role
 from dialogs.plan import flatten_yaml, parse_plan
 from dialogs.records import UnitRecord
+from dialogs.rhythm import rhythm_of
 from storage.store import Store, Transaction
 
 
@@ -99,10 +101,20 @@ def _walk_units(
                 name=_text(node.get("name")),
                 timezone=node.get("timezone"),
                 locale=node.get("locale"),
+                checkin=_checkin(node.get("checkin")),
             ),
             node.get("kind"),
         )
         yield from _walk_units(node.get("children") or [], unit_id)
+
+
+def _checkin(value: Any) -> dict[str, Any] | None:
+    # Dates and times from YAML become text, so the rhythm is stored as plain JSON.
+    if not isinstance(value, Mapping):
+        return None
+    return {
+        key: str(item) if isinstance(item, date | time) else item for key, item in value.items()
+    }
 
 
 def check_units(units: list[tuple[UnitRecord, str | None]], known: set[str]) -> list[str]:
@@ -120,6 +132,11 @@ def check_units(units: list[tuple[UnitRecord, str | None]], known: set[str]) -> 
             problems.append(f"unit {unit.id}: missing name (nb)")
         if unit.locale and unit.locale not in LOCALES:
             problems.append(f"unit {unit.id}: locale must be one of nb, nn, en")
+        if unit.checkin is not None:
+            try:
+                rhythm_of(unit)
+            except (ValueError, TypeError, KeyError) as error:
+                problems.append(f"unit {unit.id}: bad checkin rhythm: {error}")
         if unit.timezone:
             try:
                 ZoneInfo(unit.timezone)

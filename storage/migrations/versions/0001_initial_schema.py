@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:19:28.172178
+Create Date: 2026-11-22 21:21:20.052860
 """
 
 from collections.abc import Sequence
@@ -78,6 +78,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=40), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=True),
     sa.Column('locale', sa.String(length=5), nullable=True),
+    sa.Column('checkin', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['parent_id'], ['units.id'], name=op.f('fk_units_parent_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units'))
     )

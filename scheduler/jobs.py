@@ -1,0 +1,114 @@
+"""When things run: a minute tick (APScheduler) that opens each unit's check-in on its rhythm."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.services.checkins import CheckinService
+from dialogs.org import ancestor_ids
+from dialogs.records import UnitRecord
+from dialogs.rhythm import Rhythm, latest_missed, occurrences, period_key, rhythm_of
+from scheduler.lease import RENEW_SECONDS, SchedulerLease
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+SEND_WINDOW = timedelta(hours=12)
+"""A check-in missed by more than this (server down) waits for the next period."""
+TICK_SECONDS = 60
+
+
+def checkin_period(rhythm: Rhythm, occurrence: datetime) -> int:
+    """The running number of an occurrence since the rhythm's anchor (rotation needs it)."""
+    start = datetime.combine(rhythm.anchor, rhythm.at, rhythm.tz) - timedelta(days=1)
+    return len(occurrences(rhythm, start, occurrence))
+
+
+class CheckinScheduler:
+    """Every tick: for each unit with a rhythm, open the latest due check-in exactly once."""
+
+    def __init__(
+        self,
+        store: Store,
+        checkins: CheckinService,
+        lease: SchedulerLease,
+        clock: Callable[[], datetime],
+        default_zone: str,
+    ) -> None:
+        self.store = store
+        self.checkins = checkins
+        self.lease = lease
+        self.clock = clock
+        self.default_zone = default_zone
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def tick(self, now: datetime | None = None) -> list[str]:
+        """Open what is due; returns the (job, period) keys this process ran."""
+        now = now or self.clock()
+        if not self.lease.held:
+            return []
+        async with self.store.transaction() as tx:
+            units = {u.id: u for u in await tx.org.units()}
+        ran = []
+        for unit in units.values():
+            rhythm = rhythm_of(unit, self._zone(unit, units))
+            if rhythm is None:
+                continue
+            # After downtime only the latest missed period runs, and only inside its window.
+            due = latest_missed(rhythm, None, now, SEND_WINDOW)
+            if due is None:
+                continue
+            job, period = f"checkin:{unit.id}", period_key(rhythm, due)
+            number = checkin_period(rhythm, due)
+
+            async def open_it(unit_id: str = unit.id, number: int = number) -> None:
+                await self.checkins.open_checkin(unit_id, number, now)
+
+            if await self.lease.run_once(job, period, open_it):
+                ran.append(f"{job}@{period}")
+        return ran
+
+    def _zone(self, unit: UnitRecord, units: dict[str, UnitRecord]) -> str:
+        for unit_id in (unit.id, *ancestor_ids(units, unit.id)):
+            zone = units[unit_id].timezone if unit_id in units else None
+            if zone:
+                return zone
+        return self.default_zone
+
+    async def _safe_tick(self) -> None:
+        try:
+            ran = await self.tick()
+            if ran:
+                log.info("scheduled jobs ran: %s", ", ".join(ran))
+        except Exception:  # one failing tick must not stop the scheduler
+            log.exception("scheduler tick failed")
+
+    async def _renew(self) -> None:
+        try:
+            await self.lease.renew()
+        except Exception:
+            self.lease.held = False
+            log.exception("scheduler lease renewal failed")
+
+    async def start(self) -> None:
+        """Take the lease if free and start APScheduler's in-memory jobs (lease, tick)."""
+        await self._renew()
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(self._renew, "interval", seconds=RENEW_SECONDS, id="lease")
+        scheduler.add_job(
+            self._safe_tick,
+            "interval",
+            seconds=TICK_SECONDS,
+            id="tick",
+            next_run_time=self.clock(),
+        )
+        scheduler.start()
+        self.scheduler = scheduler
+
+    async def stop(self) -> None:
+        """Stop the jobs (the lease expires by itself and another process takes over)."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
