@@ -72,3 +72,27 @@ async def test_an_old_card_changes_nothing(db_url):
             "Den knappen hører til et tidligere steg og gjelder ikke lenger."
         ]
         assert "Hvor jobber du?" in card_texts(user.cards[-2])  # still the open question
+
+
+async def test_activities_from_a_tenant_outside_the_allow_list_are_ignored(db_url):
+    from botbuilder.schema import Activity, ActivityTypes, ConversationAccount
+
+    from bot.channels.teams.channel import TeamsChannel
+    from tests.webchat import settings_for
+
+    async with services_on(db_url) as services:
+        await seed(services)
+        settings = settings_for(
+            db_url, teams_dev_mode=True, teams_allowed_tenants="ours,also-ours"
+        )
+        assert settings.teams_allowed_tenants == ["ours", "also-ours"]
+        channel = TeamsChannel(settings, services.store, services.conversation, lambda: NOW)
+        user = TeamsTestUser(channel)
+        for tenant, replies in (("theirs", 0), ("ours", 1)):
+            user.adapter.template.conversation = ConversationAccount(id="c1", tenant_id=tenant)
+            await user.adapter.receive_activity(Activity(type=ActivityTypes.message, text="hei"))
+            got = user._drain()
+            assert len(got) == replies, tenant
+            async with services.store.transaction() as tx:
+                known = await tx.org.identity("teams", "User1") is not None
+            assert known is (tenant == "ours")  # nothing at all is stored for other tenants
