@@ -370,3 +370,32 @@ async def test_invite_create_prints_the_deep_link_and_writes_a_qr_code(db_url, a
     code, link = result.stdout.splitlines()[:2]
     assert link == f"https://t.me/followup_test_bot?start={code}"
     assert qr.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_checkin_in_telegram(db_url, api):
+    from bot.services.checkins import CheckinService
+    from tests.webchat import NOW, settings_for
+
+    async with telegram_app(db_url, "webhook", api) as server:
+        kari = await enrolled(server, api, 2009)
+        checkins = CheckinService(
+            services(server).store, services(server).catalog, settings_for(db_url)
+        )
+        mark = api.mark()
+        report = await checkins.open_checkin("hjerteavdelingen", 0, NOW)
+        call = await api.wait_for_call("sendMessage", chat_id=2009, since=mark)
+        assert "Har tiltakene startet der du jobber?" in call.params["text"]
+        await kari.press("Start: Status for tiltak", kari.chat.message(call.result["message_id"]))
+        asked = 0
+        while "«" in kari.last_text() and "Vet ikke" in [t for t, _ in kari.chat.last().buttons]:
+            await kari.press("Vet ikke" if asked % 2 else "Tiltaket er igangsatt")
+            asked += 1
+        await kari.press("Send inn")
+        async with services(server).store.transaction() as tx:
+            identity = await tx.org.identity("telegram", "2009")
+            stored = await tx.answers.answers_of(report.round_id, identity.person_id)
+    final = [(item, value.choice) for item, value in stored][asked:]  # the submitted copy
+    assert len(final) == asked == report.measures  # two staff (< k): everyone gets everything
+    assert [choice for _item, choice in final] == [
+        "dont_know" if n % 2 else "started" for n in range(asked)
+    ]
