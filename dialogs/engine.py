@@ -76,6 +76,7 @@ class Key(StrEnum):
     ACTION_EDIT = "engine.action.edit"
     ACTION_START = "engine.action.start"
     ACTION_RESUME = "engine.action.resume"
+    ACTION_FINISH = "engine.action.finish"
     HINT_NO_NAMES = "engine.hint.no_names"
     HINT_MAX_LENGTH = "engine.hint.max_length"
     HINT_NUMBER = "engine.hint.number"
@@ -303,6 +304,11 @@ class Submit:
 
 
 @dataclass(frozen=True)
+class Finish:
+    """Skip the rest: send in what is answered now (only where the questionnaire allows it)."""
+
+
+@dataclass(frozen=True)
 class Pause:
     """Stop for now, keeping the answers."""
 
@@ -313,7 +319,7 @@ class Resume:
 
 
 Event: TypeAlias = (
-    Start | Choose | Toggle | Done | Text | Skip | Back | Edit | Submit | Pause | Resume
+    Start | Choose | Toggle | Done | Text | Skip | Back | Edit | Submit | Finish | Pause | Resume
 )
 
 
@@ -330,6 +336,7 @@ class ActionKind(StrEnum):
     EDIT = "edit"
     START = "start"
     RESUME = "resume"
+    FINISH = "finish"
 
 
 @dataclass(frozen=True)
@@ -523,6 +530,8 @@ def action_event(action: Action) -> Event:
             return Start()
         case ActionKind.RESUME:
             return Resume()
+        case ActionKind.FINISH:
+            return Finish()
     assert_never(action.kind)
 
 
@@ -582,6 +591,8 @@ def _dispatch(q: Questionnaire, s: DialogState, event: Event) -> Transition:
             return _on_edit(q, s, item_id)
         case Submit():
             return _on_submit(q, s)
+        case Finish():
+            return _on_finish(q, s)
         case Pause():
             paused = replace(s, phase=Phase.PAUSED, paused_from=s.phase)
             return Transition(paused, _prompt(q, paused))
@@ -704,6 +715,14 @@ def _on_submit(q: Questionnaire, s: DialogState) -> Transition:
     outro = q.outro
     text = _text_of(q, s, outro) if outro is not None else _t(s, Key.SUBMITTED)
     return Transition(done, (Say(Key.SUBMITTED.value, text),), submitted=True)
+
+
+def _on_finish(q: Questionnaire, s: DialogState) -> Transition:
+    if not q.finish_early or s.phase not in (Phase.ASKING, Phase.COMMENT, Phase.SUMMARY):
+        return _stale(s)
+    if any(item.required and s.answer(item.id) is None for item in _visible(q, dict(s.answers))):
+        return _refuse(q, s, _say(s, Key.REQUIRED))
+    return _on_submit(q, replace(s, phase=Phase.SUMMARY))
 
 
 # --- moving through the questionnaire --------------------------------------------------------
@@ -926,6 +945,7 @@ _ACTION_KEYS = {
     ActionKind.EDIT: Key.ACTION_EDIT,
     ActionKind.START: Key.ACTION_START,
     ActionKind.RESUME: Key.ACTION_RESUME,
+    ActionKind.FINISH: Key.ACTION_FINISH,
 }
 
 
@@ -958,6 +978,8 @@ def _ask(q: Questionnaire, s: DialogState, item: Item) -> Ask:
     if _previous(q, s, item.id) is not None:
         actions.append(_action(s, ActionKind.BACK))
     position, total = _position(q, s, item)
+    if q.finish_early and position < total:
+        actions.append(_action(s, ActionKind.FINISH))
     return Ask(
         item_id=item.id,
         kind=item.kind,

@@ -47,7 +47,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 
-_TOP_KEYS = ("id", "title", "default_locale", "intro", "outro", "items")
+_TOP_KEYS = ("id", "title", "default_locale", "intro", "outro", "finish_early", "items")
 _COMMON_KEYS = ("id", "kind", "text", "required", "help", "show_if", "comment")
 _KIND_KEYS: Mapping[ItemKind, tuple[str, ...]] = {
     ItemKind.SINGLE: ("options",),
@@ -407,6 +407,8 @@ class _Parser:
         title = self.text(top.get("title"), None, "'title'", line)
         intro = self.optional_text(top, "intro", None, "'intro'")
         outro = self.optional_text(top, "outro", None, "'outro'")
+        finish_entry = top.get("finish_early")
+        finish_early = bool(finish_entry and self.boolean(finish_entry, None))
 
         items_entry = self.require(top, "items", line, None, "the questionnaire")
         built: list[_Built] = []
@@ -430,6 +432,7 @@ class _Parser:
             intro=intro,
             outro=outro,
             measures=measures,
+            finish_early=finish_early,
         )
         templates = {
             item.id: entry.template for entry in built if entry.template for item in entry.items
@@ -957,6 +960,8 @@ def _content_hash(questionnaire: Questionnaire, templates: Mapping[str, Localize
         field.name: _canonical(getattr(questionnaire, field.name))
         for field in dataclasses.fields(questionnaire)
         if field.name not in ("content_hash", "items")
+        # Added later: left out while off, so files loaded before keep their hash.
+        and not (field.name == "finish_early" and not questionnaire.finish_early)
     }
     data["items"] = [
         _canonical(

@@ -161,6 +161,8 @@ class Questionnaire:
     content_hash: str = ""
     measures: tuple[str, ...] = field(default=())
     """Slugs of every measure the questionnaire asks about, in order."""
+    finish_early: bool = False
+    """Whether a person may skip the rest and send in what they have answered (check-ins)."""
 
     def item(self, item_id: str) -> Item | None:
         """The item with this id, if any."""

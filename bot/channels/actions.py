@@ -10,13 +10,18 @@ from collections.abc import Callable, Mapping
 
 from bot.services.messages import (
     BeginRound,
+    ChangeSettings,
+    ConfirmMeasureStatus,
     CreateLinkCode,
     Event,
     ExportMyData,
     Forget,
     Help,
+    ManageRounds,
     Message,
+    PlanReminder,
     RedeemCode,
+    SendReminders,
     ServiceEvent,
     SetLanguage,
     SetMeasureStatus,
@@ -62,20 +67,37 @@ def translate_event(data: Mapping[str, object]) -> Event:
     if kind == "action":
         return _action(_text(data, "action"), data.get("item_id"))
     if kind == "begin":
-        round_id = data.get("round_id")
-        if not isinstance(round_id, int) or isinstance(round_id, bool):
-            raise ActionError("'round_id' must be an integer")
-        return BeginRound(round_id)
+        return BeginRound(_round_id(data))
     if kind == "measures":
         measure = data.get("measure")
         return ShowMeasures(_text(data, "measure") if measure is not None else None)
     if kind == "measure_status":
         return SetMeasureStatus(_text(data, "measure"), _text(data, "status", 20))
+    if kind == "measure_confirm":
+        return ConfirmMeasureStatus(_text(data, "measure"))
+    if kind == "remind":
+        round_id = _round_id(data)
+        return SendReminders(round_id) if data.get("confirm") is True else PlanReminder(round_id)
     if kind == "forget":
         return Forget(confirmed=data.get("confirm") is True)
     if kind == "language":
         return SetLanguage(_text(data, "code", 5))
     raise ActionError(f"unknown request type {kind!r}")
+
+
+def _round_id(data: Mapping[str, object]) -> int:
+    round_id = data.get("round_id")
+    if not isinstance(round_id, int) or isinstance(round_id, bool):
+        raise ActionError("'round_id' must be an integer")
+    return round_id
+
+
+def _remind(rest: str) -> Event:
+    if not rest:
+        return PlanReminder(None)
+    number = rest.lstrip("#").removeprefix("nr.").strip()
+    # Not a number: -1 names no round, so the person hears "no such round" (not a crash).
+    return PlanReminder(int(number) if number.isdigit() and len(number) < 10 else -1)
 
 
 def _action(action: str, item_id: object) -> Event:
@@ -86,6 +108,7 @@ def _action(action: str, item_id: object) -> Event:
         "start": engine.Start(),
         "resume": engine.Resume(),
         "pause": engine.Pause(),
+        "finish": engine.Finish(),
     }
     if action in simple:
         return simple[action]
@@ -110,6 +133,9 @@ COMMANDS: dict[str, Callable[[str], Event]] = {
     "forget": lambda _rest: Forget(),
     "link": lambda rest: RedeemCode(rest) if rest else CreateLinkCode(),
     "measures": lambda rest: ShowMeasures(rest or None),
+    "rounds": lambda _rest: ManageRounds(),
+    "remind": _remind,
+    "settings": lambda rest: ChangeSettings(rest),
 }
 """Slash commands, the same in every channel (Norwegian aliases below)."""
 
@@ -117,7 +143,10 @@ MENU = (
     "start",
     "status",
     "measures",
+    "rounds",
+    "remind",
     "resume",
+    "settings",
     "language",
     "help",
     "privacy",
@@ -137,6 +166,12 @@ ALIASES = {
     "mine_data": "mydata",
     "glem": "forget",
     "kobling": "link",
+    "runder": "rounds",
+    "rundar": "rounds",
+    "påminn": "remind",
+    "paminn": "remind",
+    "innstillinger": "settings",
+    "innstillingar": "settings",
 }
 
 
@@ -163,6 +198,11 @@ def event_payload(event: ServiceEvent) -> dict[str, object]:
         return {"type": "measures", "measure": event.measure}
     if isinstance(event, SetMeasureStatus):
         return {"type": "measure_status", "measure": event.measure, "status": event.status}
+    if isinstance(event, ConfirmMeasureStatus):
+        return {"type": "measure_confirm", "measure": event.measure}
+    if isinstance(event, PlanReminder | SendReminders) and event.round_id is not None:
+        confirm = isinstance(event, SendReminders)
+        return {"type": "remind", "round_id": event.round_id, "confirm": confirm}
     raise ValueError(f"no button payload for {event!r}")
 
 
