@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from dialogs.model import LocalizedText, Role, RoundKind, RoundState
@@ -42,6 +42,10 @@ class PersonRecord:
     locale: str | None
     active: bool
     paused: bool
+    send_window: tuple[time, time] | None = None
+    """The person's own send window (local start inclusive, end exclusive); None: any time."""
+    away: tuple[tuple[date, date], ...] = ()
+    """Days the person asked not to be messaged (first, last), inclusive."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class RoundRecord:
     anonymous: bool
     state: RoundState
     unit_ids: tuple[str, ...]
+    auto_reminder_days: tuple[int, ...] = ()
+    """Days after opening on which non-respondents are reminded automatically."""
 
     def accepts_answers(self, now: datetime) -> bool:
         """Open, and `now` inside the opening window."""
@@ -97,3 +103,39 @@ class ParticipationRecord:
     reason: str | None = None
     assigned: tuple[str, ...] | None = None
     """Check-ins: the measure slugs this person is asked (None: every item)."""
+    reminders_sent: int = 0
+    last_reminded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReminderRunRecord:
+    """A reminder round and its report (counts at sending; the lift once 24 hours passed)."""
+
+    id: int
+    round_id: int
+    requested_by: int | None
+    origin: str
+    scope: tuple[str, ...] | None
+    created_at: datetime
+    queued: int
+    already_answered: int
+    capped: int
+    too_recent: int
+    without_identity: int
+    paused: int
+    completed_at_send: int
+    completed_after_24h: int | None
+    report_sent_at: datetime | None
+    lift_reported_at: datetime | None
+
+    @property
+    def batch(self) -> str:
+        """The outbox batch of this run's messages."""
+        return f"reminder-run:{self.id}"
+
+    @property
+    def lift(self) -> int | None:
+        """Completed participations 24 hours after sending minus at sending."""
+        if self.completed_after_24h is None:
+            return None
+        return self.completed_after_24h - self.completed_at_send

@@ -75,6 +75,8 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
         list[str]: JSON(),
+        list[int]: JSON(),
+        list[list[str]]: JSON(),
     }
 
 
@@ -104,6 +106,10 @@ class Person(Base):
     locale: Mapped[str | None] = mapped_column(String(5))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person's own send window, "HH:MM-HH:MM" local time (shift workers); None: any time.
+    send_window: Mapped[str | None] = mapped_column(String(11))
+    # Days the person is away, [[first, last], ...] ISO dates inclusive: no messages then.
+    away: Mapped[list[list[str]] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deactivated_at: Mapped[datetime | None]
 
@@ -226,7 +232,21 @@ class Round(Base):
     closes_at: Mapped[datetime]
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(20), default="draft")
+    # Days after opening on which non-respondents are reminded automatically, e.g. [3, 7].
+    auto_reminder_days: Mapped[list[int] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoundText(Base):
+    """A round's own invitation or reminder text in one language (placeholders allowed)."""
+
+    __tablename__ = "round_texts"
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(5), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class RoundUnit(Base):
@@ -252,6 +272,7 @@ class Participation(Base):
     status: Mapped[str] = mapped_column(String(20), default="invited")
     reason: Mapped[str | None] = mapped_column(String(200))
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[datetime | None]
     # Check-ins: the measures this person is asked this time (None: the whole questionnaire).
     assigned: Mapped[list[str] | None]
     invited_on: Mapped[date | None] = mapped_column(Date)
@@ -365,6 +386,49 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
+    # Rows queued together (e.g. "reminder-run:7"): their outcomes make one delivery report.
+    batch: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class ReminderRun(Base):
+    """One reminder round: who was reminded of which round, and the report that came back."""
+
+    __tablename__ = "reminder_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    # Who asked for it (None: automatic, the CLI, or the person was forgotten since).
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    origin: Mapped[str] = mapped_column(String(20))
+    # The units the requester could remind (None: every unit of the round).
+    scope: Mapped[list[str] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    already_answered: Mapped[int] = mapped_column(Integer, default=0)
+    capped: Mapped[int] = mapped_column(Integer, default=0)
+    too_recent: Mapped[int] = mapped_column(Integer, default=0)
+    without_identity: Mapped[int] = mapped_column(Integer, default=0)
+    paused: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at_send: Mapped[int] = mapped_column(Integer, default=0)
+    completed_after_24h: Mapped[int | None] = mapped_column(Integer)
+    report_sent_at: Mapped[datetime | None]
+    lift_reported_at: Mapped[datetime | None]
+
+
+class OwnerCheckin(Base):
+    """A measure owner asked to confirm its status: when, why, and whether they answered."""
+
+    __tablename__ = "owner_checkins"
+    __table_args__ = (UniqueConstraint("measure_id", "person_id", "reason", "period"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    measure_id: Mapped[str] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(20))
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(String(20))
 
 
 class WebMessage(Base):

@@ -53,6 +53,7 @@ class OutboxRepository:
         person_id: int | None,
         identity_id: int | None,
         not_before: datetime | None = None,
+        batch: str | None = None,
     ) -> bool:
         """Add a message unless one with this idempotency key exists; returns whether added."""
         if await self.session.scalar(
@@ -68,6 +69,7 @@ class OutboxRepository:
                 person_id=person_id,
                 identity_id=identity_id,
                 not_before=not_before or utcnow(),
+                batch=batch,
             )
         )
         await self.session.flush()
@@ -160,6 +162,15 @@ class OutboxRepository:
             .where(m.OutboxMessage.status == "pending")
         )
         return int(count or 0)
+
+    async def batch_outcomes(self, batch: str) -> dict[str, int]:
+        """How many messages of a batch are pending, sent, unreachable or failed."""
+        rows = await self.session.execute(
+            select(m.OutboxMessage.status, func.count())
+            .where(m.OutboxMessage.batch == batch)
+            .group_by(m.OutboxMessage.status)
+        )
+        return {status: int(count) for status, count in rows}
 
     async def statuses(self) -> dict[str, str]:
         """Idempotency key -> status (for reports and tests)."""

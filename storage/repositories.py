@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -22,6 +22,7 @@ from dialogs.model import (
     RoundState,
 )
 from dialogs.plan import MeasureSpec
+from dialogs.rhythm import parse_window
 from dialogs.records import (
     IdentityRecord,
     MembershipRecord,
@@ -55,7 +56,18 @@ def _unit(row: m.Unit) -> UnitRecord:
 
 
 def _person(row: m.Person) -> PersonRecord:
-    return PersonRecord(row.id, row.email, row.name, row.locale, row.active, row.paused)
+    return PersonRecord(
+        row.id,
+        row.email,
+        row.name,
+        row.locale,
+        row.active,
+        row.paused,
+        parse_window(row.send_window) if row.send_window else None,
+        tuple(
+            (date.fromisoformat(first), date.fromisoformat(last)) for first, last in row.away or ()
+        ),
+    )
 
 
 def _identity(row: m.Identity) -> IdentityRecord:
@@ -153,6 +165,20 @@ class OrgRepository:
         """Pause or resume proactive messages to a person."""
         await self.session.execute(
             update(m.Person).where(m.Person.id == person_id).values(paused=paused)
+        )
+
+    async def set_send_window(self, person_id: int, window: tuple[time, time] | None) -> None:
+        """Set or clear the person's own send window."""
+        text = f"{window[0]:%H:%M}-{window[1]:%H:%M}" if window else None
+        await self.session.execute(
+            update(m.Person).where(m.Person.id == person_id).values(send_window=text)
+        )
+
+    async def set_away(self, person_id: int, periods: Sequence[tuple[date, date]]) -> None:
+        """Replace the days the person is away (no messages then)."""
+        value = [[first.isoformat(), last.isoformat()] for first, last in periods] or None
+        await self.session.execute(
+            update(m.Person).where(m.Person.id == person_id).values(away=value)
         )
 
     async def delete_person(self, person_id: int) -> None:
@@ -275,6 +301,15 @@ class OrgRepository:
             query = query.where(m.Identity.reachable.is_(True))
         rows = await self.session.scalars(query.order_by(m.Identity.id))
         return [_identity(row) for row in rows]
+
+    async def reachable_people(self) -> set[int]:
+        """Ids of people with at least one reachable chat identity."""
+        rows = await self.session.scalars(
+            select(m.Identity.person_id)
+            .where(m.Identity.reachable.is_(True), m.Identity.person_id.is_not(None))
+            .distinct()
+        )
+        return {int(person_id) for person_id in rows if person_id is not None}
 
     async def mark_unreachable(self, identity_id: int, reason: str) -> None:
         """The channel said this address is gone."""
@@ -421,6 +456,7 @@ class RoundRepository:
             anonymous=row.anonymous,
             state=RoundState(row.state),
             unit_ids=tuple(units),
+            auto_reminder_days=tuple(row.auto_reminder_days or ()),
         )
 
     async def by_name(self, name: str) -> RoundRecord | None:
@@ -437,6 +473,49 @@ class RoundRepository:
         """Move a round through its life cycle."""
         await self.session.execute(
             update(m.Round).where(m.Round.id == round_id).values(state=state.value)
+        )
+
+    async def set_auto_reminders(self, round_id: int, days: Sequence[int]) -> None:
+        """Remind non-respondents automatically this many days after opening."""
+        await self.session.execute(
+            update(m.Round)
+            .where(m.Round.id == round_id)
+            .values(auto_reminder_days=sorted(set(days)) or None)
+        )
+
+    async def set_text(self, round_id: int, purpose: str, locale: str, text: str | None) -> None:
+        """Set (or with None remove) the round's own invitation or reminder text."""
+        await self.session.execute(
+            delete(m.RoundText).where(
+                m.RoundText.round_id == round_id,
+                m.RoundText.purpose == purpose,
+                m.RoundText.locale == locale,
+            )
+        )
+        if text is not None:
+            self.session.add(
+                m.RoundText(round_id=round_id, purpose=purpose, locale=locale, text=text)
+            )
+            await self.session.flush()
+
+    async def texts(self, round_id: int, purpose: str) -> dict[str, str]:
+        """The round's own texts for one purpose, by locale."""
+        rows = await self.session.execute(
+            select(m.RoundText.locale, m.RoundText.text).where(
+                m.RoundText.round_id == round_id, m.RoundText.purpose == purpose
+            )
+        )
+        return {locale: text for locale, text in rows}
+
+    async def mark_reminded(self, round_id: int, person_id: int, now: datetime) -> None:
+        """Count one more reminder to a person in a round."""
+        await self.session.execute(
+            update(m.Participation)
+            .where(m.Participation.round_id == round_id, m.Participation.person_id == person_id)
+            .values(
+                reminders_sent=m.Participation.reminders_sent + 1,
+                last_reminded_at=now,
+            )
         )
 
     async def set_closes_at(self, round_id: int, closes_at: datetime) -> None:
@@ -571,6 +650,8 @@ def _participation(row: m.Participation) -> ParticipationRecord:
         completed_on=row.completed_on,
         reason=row.reason,
         assigned=tuple(row.assigned) if row.assigned is not None else None,
+        reminders_sent=row.reminders_sent or 0,
+        last_reminded_at=row.last_reminded_at,
     )
 
 
@@ -833,6 +914,13 @@ class MeasureRepository:
             MeasurePlan(r.id, frozenset(owners.get(r.id, ())), MeasureStatus(r.status))
             for r in rows
         ]
+
+    async def dates(self) -> dict[str, tuple[str | None, date | None, date | None]]:
+        """Slug -> (owner, planned start, deadline) of every measure."""
+        rows = await self.session.execute(
+            select(m.Measure.id, m.Measure.owner, m.Measure.planned_start, m.Measure.deadline)
+        )
+        return {slug: (owner, start, deadline) for slug, owner, start, deadline in rows}
 
     async def infos(self) -> dict[str, MeasureInfo]:
         """Slug -> title of every measure (what the questionnaire loader needs)."""

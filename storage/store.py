@@ -9,6 +9,7 @@ from functools import cached_property
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.database import create_engine, session_factory
+from storage.followups import OwnerCheckinRepository, ReminderRepository
 from storage.outbox import ButtonTokenRepository, OutboxRepository, WebMailboxRepository
 from storage.repositories import (
     AnswerRepository,
@@ -52,6 +53,16 @@ class Transaction:
     def conversations(self) -> ConversationRepository:
         """Conversation locks and dialog states."""
         return ConversationRepository(self.session)
+
+    @cached_property
+    def reminders(self) -> ReminderRepository:
+        """Reminder runs and their reports."""
+        return ReminderRepository(self.session)
+
+    @cached_property
+    def owner_checkins(self) -> OwnerCheckinRepository:
+        """Owner status check-ins."""
+        return OwnerCheckinRepository(self.session)
 
     @cached_property
     def answers(self) -> AnswerRepository:
