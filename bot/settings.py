@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+import json
+from datetime import date
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -14,9 +16,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dialogs.model import LOCALES
+from dialogs.rhythm import QuietHours, parse_period, parse_window
 
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
 
@@ -140,6 +143,31 @@ class Settings(BaseSettings):
         validation_alias=_env("FOLLOWUP_OUTBOX_LEASE_SECONDS"),
         description="Seconds a claimed outbox row stays reserved before a retry.",
     )
+    reminder_max: int = Field(
+        3,
+        ge=0,
+        le=10,
+        validation_alias=_env("FOLLOWUP_REMINDER_MAX"),
+        description="Reminders one person gets at most per round.",
+    )
+    reminder_gap_hours: float = Field(
+        24.0,
+        ge=1,
+        validation_alias=_env("FOLLOWUP_REMINDER_GAP_HOURS"),
+        description="Hours at least between two reminders to one person in one round.",
+    )
+    quiet_hours: str = Field(
+        "21:00-07:00",
+        validation_alias=_env("FOLLOWUP_QUIET_HOURS"),
+        description="Local hours with no proactive messages (start-end; may span midnight).",
+    )
+    # NoDecode: the environment gives a comma list, read by the validator below (not JSON).
+    pause_periods: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("FOLLOWUP_PAUSE_PERIODS"),
+        description="Periods with no proactive messages, e.g. fellesferie: "
+        "`2027-07-05..2027-08-01` (comma list).",
+    )
     microsoft_app_id: str | None = Field(
         None,
         validation_alias=_env("MicrosoftAppId"),
@@ -156,7 +184,7 @@ class Settings(BaseSettings):
         validation_alias=_env("MicrosoftAppTenantId"),
         description="Tenant id (required for SingleTenant).",
     )
-    teams_allowed_tenants: list[str] = Field(
+    teams_allowed_tenants: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_env("FOLLOWUP_TEAMS_ALLOWED_TENANTS"),
         description="Optional allow-list of Microsoft 365 tenant ids (JSON list or comma list).",
@@ -167,12 +195,36 @@ class Settings(BaseSettings):
         description="Mount Teams without auth for the local Playground (loopback host only).",
     )
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator("pause_periods", mode="before")
+    @classmethod
+    def _periods(cls, value: object) -> object:
+        value = _list_of_strings(value)
+        if isinstance(value, list):
+            for period in value:
+                parse_period(str(period))  # raises ValueError with the reason
+        return value
+
+    @property
+    def quiet(self) -> QuietHours:
+        """Quiet hours as the scheduler's rhythm functions take them."""
+        start, end = parse_window(self.quiet_hours)
+        return QuietHours(start, end)
+
+    @property
+    def pauses(self) -> tuple[tuple[date, date], ...]:
+        """Configured pause periods as (first day, last day)."""
+        return tuple(parse_period(period) for period in self.pause_periods)
+
     @field_validator("teams_allowed_tenants", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _list_of_strings(value)
 
     @property
     def teams_enabled(self) -> bool:
@@ -237,6 +289,15 @@ class Settings(BaseSettings):
         return self.demo_mode and self.loopback_host
 
 
+def _list_of_strings(value: object) -> object:
+    """A list setting from the environment: a JSON list or a comma list."""
+    if isinstance(value, str):
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class SettingsError(Exception):
     """Configuration that cannot start the service; the message names each variable."""
 
@@ -266,10 +327,10 @@ def render_config_table() -> str:
     """The README's configuration table, generated from the Settings fields."""
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         shown = (
             "—"
-            if default is None
+            if default is None or default == []
             else f"`{str(default).lower() if isinstance(default, bool) else default}`"
         )
         rows.append(f"| `{env_name(name)}` | {shown} | {field.description or ''} |")

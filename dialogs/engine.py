@@ -27,6 +27,7 @@ __all__ = [
     "Done",
     "Edit",
     "Event",
+    "Finish",
     "InputMode",
     "Key",
     "Message",
@@ -711,6 +712,10 @@ def _on_submit(q: Questionnaire, s: DialogState) -> Transition:
     missing = _next_item(q, replace(s, return_to_summary=True), None)
     if missing is not None:
         return _enter(q, s, missing)
+    return _submitted(q, s)
+
+
+def _submitted(q: Questionnaire, s: DialogState) -> Transition:
     done = replace(s, phase=Phase.SUBMITTED, current=None, pending=(), return_to_summary=False)
     outro = q.outro
     text = _text_of(q, s, outro) if outro is not None else _t(s, Key.SUBMITTED)
@@ -722,7 +727,8 @@ def _on_finish(q: Questionnaire, s: DialogState) -> Transition:
         return _stale(s)
     if any(item.required and s.answer(item.id) is None for item in _visible(q, dict(s.answers))):
         return _refuse(q, s, _say(s, Key.REQUIRED))
-    return _on_submit(q, replace(s, phase=Phase.SUMMARY))
+    # Skipping the rest means the questions not yet shown stay unanswered: submit as is.
+    return _submitted(q, s)
 
 
 # --- moving through the questionnaire --------------------------------------------------------

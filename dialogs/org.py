@@ -1,4 +1,4 @@
-"""Pure functions over the unit tree: ancestors and subtrees."""
+"""Pure functions over the unit tree: ancestors, subtrees and inherited settings."""
 
 from __future__ import annotations
 
@@ -30,3 +30,12 @@ def subtree(units: Iterable[UnitRecord], roots: Sequence[str]) -> set[str]:
             found.add(unit_id)
             pending.extend(children.get(unit_id, []))
     return found
+
+
+def zone_of(units: Mapping[str, UnitRecord], unit_id: str, default: str) -> str:
+    """The time zone of a unit: its own, else the nearest ancestor's, else `default`."""
+    for candidate in (unit_id, *ancestor_ids(units, unit_id)):
+        unit = units.get(candidate)
+        if unit is not None and unit.timezone:
+            return unit.timezone
+    return default

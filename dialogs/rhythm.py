@@ -329,6 +329,40 @@ def defer(
     raise ValueError(f"no moment to send within {_SEARCH_DAYS} days of {when.isoformat()}")
 
 
+def parse_window(text: str) -> tuple[time, time]:
+    """A send window typed as "15:00-21:00" (or "15-21") as local (start, end).
+
+    Raises:
+        ValueError: If the text is not two times joined by a dash, or both are the same.
+    """
+    start, sep, end = text.strip().replace("–", "-").partition("-")
+    if not sep:
+        raise ValueError(f"not a time window: {text!r}")
+    first, last = _clock(start), _clock(end)
+    if first == last:
+        raise ValueError(f"an empty time window: {text!r}")
+    return first, last
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """A pause period typed as "2027-07-05..2027-08-01" (or one day) as (first, last).
+
+    Raises:
+        ValueError: If a date is not ISO (YYYY-MM-DD) or the period ends before it starts.
+    """
+    first_text, _, last_text = text.strip().partition("..")
+    first = date.fromisoformat(first_text.strip())
+    last = date.fromisoformat(last_text.strip()) if last_text.strip() else first
+    if last < first:
+        raise ValueError(f"the period ends before it starts: {text!r}")
+    return first, last
+
+
+def _clock(text: str) -> time:
+    text = text.strip().replace(".", ":")
+    return time(int(text)) if text.isdigit() else time.fromisoformat(text)
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 

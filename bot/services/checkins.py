@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.delivery import invitation_body, round_text, send_time
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.settings import Settings
 from dialogs.checkin import DEFAULT_PER_PERSON, measures_for_unit, plan_rotation
 from dialogs.i18n import normalize_locale, translate
 from dialogs.loader import parse_questionnaire
 from dialogs.model import Role, RoundKind, RoundState
-from dialogs.rhythm import QuietHours, defer, norwegian_holidays
+from dialogs.org import zone_of
+from dialogs.records import RoundRecord
 from storage.store import Store, Transaction
 
 CHECKIN_DAYS = 7
@@ -27,6 +29,7 @@ intro:
   nb: Noen korte spørsmål om tiltakene der du jobber. «Vet ikke» er et helt greit svar.
   nn: Nokre korte spørsmål om tiltaka der du jobbar. «Veit ikkje» er eit heilt greitt svar.
   en: A few short questions about the measures where you work. "Don't know" is a fine answer.
+finish_early: true
 items:
   - id: tiltak
     kind: measure_status
@@ -57,7 +60,6 @@ class CheckinService:
         self.store = store
         self.catalog = catalog
         self.settings = settings
-        self.quiet = QuietHours()
 
     async def open_checkin(
         self, unit_id: str, period: int, now: datetime, per_person: int = DEFAULT_PER_PERSON
@@ -93,14 +95,13 @@ class CheckinService:
                 per_person=per_person,
                 k=self.settings.min_group_size,
             )
-            zone = units[unit_id].timezone or self.settings.timezone
-            send_at = defer(
-                now, zone, self.quiet, norwegian_holidays({now.year, now.year + 1}), ()
-            )
+            zone = zone_of(units, unit_id, self.settings.timezone)
+            round_ = await tx.rounds.get(round_id)
+            assert round_ is not None
             queued = 0
             for person_id, assigned in rotation.assignments.items():
                 await tx.rounds.invite(round_id, person_id, unit_id, now.date(), assigned)
-                queued += await self._invite(tx, round_id, person_id, len(assigned), send_at)
+                queued += await self._invite(tx, round_, person_id, len(assigned), zone, now)
             return CheckinReport(round_id, len(rotation.assignments), queued, len(measures))
 
     async def _staff(self, tx: Transaction, unit_id: str) -> list[int]:
@@ -127,29 +128,31 @@ class CheckinService:
         )
 
     async def _invite(
-        self, tx: Transaction, round_id: int, person_id: int, count: int, send_at: datetime
+        self,
+        tx: Transaction,
+        round_: RoundRecord,
+        person_id: int,
+        count: int,
+        zone: str,
+        now: datetime,
     ) -> int:
         identities = await tx.org.identities_of(person_id)
         person = await tx.org.person(person_id)
         if not identities or person is None:
             return 0
+        send_at = send_time(person, zone, now, self.settings)
+        if send_at >= round_.closes_at:
+            return 0  # away (or quiet) for the whole check-in: asked in the next one
         locale = normalize_locale(person.locale, self.settings.default_locale)
-        body = {
-            "type": "invitation",
-            "key": "checkin.invitation",
-            "locale": locale,
-            "text": translate(locale, "checkin.invitation", count=count),
-            "rounds": [
-                {
-                    "round_id": round_id,
-                    "title": translate(locale, "checkin.title"),
-                    "label": translate(locale, "service.begin"),
-                }
-            ],
-        }
+        title = translate(locale, "checkin.title")
+        texts = await tx.rounds.texts(round_.id, "invitation")
+        text = round_text(
+            texts, round_, title, person, locale, "checkin.invitation", zone, count=count
+        )
+        body = invitation_body("checkin.invitation", locale, text, round_.id, title)
         identity = identities[0]
         added = await tx.outbox.enqueue(
-            f"checkin:{round_id}:{person_id}",
+            f"checkin:{round_.id}:{person_id}",
             "checkin",
             identity.channel,
             body,

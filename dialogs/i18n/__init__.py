@@ -7,17 +7,21 @@ They are read with Babel at first use, so no compile step is needed.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from dialogs.model import LOCALES
 
 CATALOGUE_DIR = Path(__file__).parent
 FALLBACK_LOCALE = "en"
+LANGUAGE_NAMES = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
+"""Each language by its own name (as the language menu shows it)."""
 
 
 @cache
@@ -62,6 +66,11 @@ def format_percent(value: Decimal | float, locale: str) -> str:
     """A percentage with two decimals, e.g. "30,77 %" in nb/nn and "30.77%" in en."""
     text = format_number(value, locale, decimals=2)
     return f"{text}%" if locale == "en" else f"{text}\u00a0%"
+
+
+def format_day(day: date, locale: str) -> str:
+    """A date as people in `locale` write it, e.g. "23. november 2026"."""
+    return str(format_date(day, format="long", locale=_babel_locale(locale)))
 
 
 def round_half_up(value: Decimal, decimals: int) -> Decimal:
