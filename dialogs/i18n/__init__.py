@@ -12,8 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
 from babel.dates import format_date
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
 from dialogs.model import LOCALES
