@@ -18,7 +18,9 @@ from bot.channels.web.routes import WebChat
 from bot.channels.web.sender import WebChatSender
 from bot.services.checkins import CheckinService
 from bot.services.conversation import ConversationService
+from bot.services.owners import OwnerCheckinService
 from bot.services.questionnaires import QuestionnaireCatalog
+from bot.services.reminders import ReminderService
 from bot.services.rounds import RoundService
 from bot.settings import Settings
 from scheduler.jobs import CheckinScheduler
@@ -37,6 +39,7 @@ class Services:
     catalog: QuestionnaireCatalog
     conversation: ConversationService
     rounds: RoundService
+    reminders: ReminderService
     drainer: OutboxDrainer
 
 
@@ -61,10 +64,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -
     return Services(
         store=store,
         catalog=catalog,
-        conversation=ConversationService(
-            store, catalog, settings.default_locale, settings.min_group_size
-        ),
-        rounds=RoundService(store, catalog, settings.default_locale),
+        conversation=ConversationService(store, catalog, settings),
+        rounds=RoundService(store, catalog, settings),
+        reminders=ReminderService(store, catalog, settings),
         drainer=OutboxDrainer(
             store,
             {"web": WebChatSender(store)},
@@ -119,6 +121,8 @@ def create_app(
             SchedulerLease(services.store, clock),
             clock,
             settings.timezone,
+            services.reminders,
+            OwnerCheckinService(services.store, settings),
         )
         await scheduler.start()
         yield

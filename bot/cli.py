@@ -1,4 +1,4 @@
-"""The `followup` command: serve, database, imports, questionnaires, invites, rounds, results."""
+"""The `followup` command: serve, database, imports, questionnaires, rounds, reminders."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bot.channels.telegram.links import deep_link, telegram_username, write_qr
 from bot.services.account import new_code
 from bot.services.checkins import CheckinService
 from bot.services.imports import ImportError_, ImportService
+from bot.services.reminders import ReminderError, lift_text, report_text
 from bot.services.results import ResultsFormat, ResultsService
 from bot.services.rounds import RoundError
 from bot.services.seed import database_is_empty, load_examples
@@ -29,6 +30,7 @@ from dialogs import policy
 from dialogs.loader import QuestionnaireError, load_questionnaire
 from dialogs.model import MeasureStatus, Role
 from dialogs.policy import Action
+from dialogs.reminders import Verdict
 from storage.migrate import upgrade
 from storage.models import utcnow
 
@@ -91,7 +93,14 @@ def _with_services(work: Callable[[Services, Settings], Awaitable[T]], action: A
 
     try:
         return asyncio.run(main())
-    except (ImportError_, RoundError, QuestionnaireError, LookupError, ValueError) as error:
+    except (
+        ImportError_,
+        RoundError,
+        ReminderError,
+        QuestionnaireError,
+        LookupError,
+        ValueError,
+    ) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
 
@@ -322,6 +331,89 @@ def round_extend(
         Action.MANAGE_ROUNDS,
     )
     typer.echo(f"round {round_id} now closes {closes}")
+
+
+@round_app.command("text")
+def round_text(
+    round_id: int,
+    purpose: Annotated[str, typer.Option(help="invitation or reminder.")],
+    locale: Annotated[str, typer.Option(help="nb, nn or en.")],
+    text: Annotated[
+        str | None,
+        typer.Argument(help="The text; may use {title}, {deadline} and {name}."),
+    ] = None,
+    reset: Annotated[bool, typer.Option(help="Go back to the standard text.")] = False,
+) -> None:
+    """Set a round's own invitation or reminder text in one language."""
+    if (text is None) == (not reset):
+        typer.echo("error: give a text, or --reset", err=True)
+        raise typer.Exit(1)
+    _with_services(
+        lambda s, _: s.reminders.set_text(round_id, purpose, locale, None if reset else text),
+        Action.MANAGE_ROUNDS,
+    )
+    typer.echo(f"round {round_id}: {purpose} text ({locale}) {'reset' if reset else 'set'}")
+
+
+@round_app.command("auto-remind")
+def round_auto_remind(
+    round_id: int,
+    day: Annotated[
+        list[int] | None,
+        typer.Option(help="Days after opening to remind non-respondents (repeatable)."),
+    ] = None,
+) -> None:
+    """Remind non-respondents automatically, e.g. --day 3 --day 7 (no --day: never)."""
+    days = day or []
+    _with_services(lambda s, _: s.reminders.set_automatic(round_id, days), Action.SEND_REMINDERS)
+    listed = ", ".join(str(d) for d in sorted(set(days))) or "never"
+    typer.echo(f"round {round_id}: automatic reminders on day(s) {listed} after opening")
+
+
+@app.command()
+def remind(
+    round_id: int,
+    dry_run: Annotated[bool, typer.Option(help="Only count whom it would reach.")] = False,
+    report: Annotated[bool, typer.Option(help="Show the reports of earlier reminders.")] = False,
+) -> None:
+    """Remind everyone who has not answered an open round (never those who have)."""
+
+    async def work(services: Services, settings: Settings) -> list[str]:
+        locale = settings.default_locale
+        reminders = services.reminders
+        if report:
+            lines = []
+            for run in await reminders.runs(round_id):
+                found = await reminders.report(run.id, locale)
+                lift = lift_text(found, locale) or "lift: after 24 hours"
+                lines.append(
+                    f"run {run.id} ({run.created_at:%Y-%m-%d %H:%M} UTC, {run.origin}, "
+                    f"{run.queued} queued, {found.pending} pending): "
+                    f"{report_text(found, locale)} {lift}"
+                )
+            return lines or [f"round {round_id}: no reminders sent yet"]
+        if dry_run:
+            plan = await reminders.plan(round_id, OPERATOR, utcnow(), locale)
+            left_out = ", ".join(
+                f"{plan.counts[v]} {v.value.replace('_', ' ')}"
+                for v in Verdict
+                if v is not Verdict.REMIND
+            )
+            return [
+                f"dry run for round {round_id} ({plan.title}): "
+                f"{plan.counts[Verdict.REMIND]} would be reminded; left out: {left_out}"
+            ]
+        run = await reminders.send(round_id, OPERATOR, utcnow(), "cli")
+        return [
+            f"round {round_id}: {run.queued} reminders queued (reminder run {run.id}); "
+            f"{run.already_answered} had answered, {run.capped} capped, {run.too_recent} "
+            f"reminded less than {settings.reminder_gap_hours:g} h ago, "
+            f"{run.without_identity} without a chat identity, {run.paused} paused or away",
+            f"delivery report: followup remind {round_id} --report",
+        ]
+
+    for line in _with_services(work, Action.SEND_REMINDERS):
+        typer.echo(line)
 
 
 @app.command()

@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import get_args
 
 from bot.services.account import AccountCommands
+from bot.services.coordination import CoordinatorCommands
 from bot.services.measures import MeasureCommands
 from bot.services.messages import (
     BeginRound,
+    ChangeSettings,
+    ConfirmMeasureStatus,
     CreateLinkCode,
     Event,
     ExportMyData,
@@ -19,9 +22,12 @@ from bot.services.messages import (
     Help,
     Invitation,
     LanguageMenu,
+    ManageRounds,
     Message,
+    PlanReminder,
     RedeemCode,
     RoundChoice,
+    SendReminders,
     SetLanguage,
     SetMeasureStatus,
     ShowMeasures,
@@ -30,9 +36,12 @@ from bot.services.messages import (
     ShowStatus,
     StopMessages,
 )
+from bot.services.preferences import SettingsCommands
 from bot.services.questionnaires import QuestionnaireCatalog
+from bot.services.reminders import ReminderService
+from bot.settings import Settings
 from dialogs import engine, policy
-from dialogs.i18n import normalize_locale, translate
+from dialogs.i18n import LANGUAGE_NAMES, normalize_locale, translate
 from dialogs.model import LOCALES, AnswerValue, Item, Questionnaire, Role, RoundKind
 from dialogs.org import ancestor_ids
 from dialogs.records import ParticipationStatus, PersonRecord, RoundRecord
@@ -40,7 +49,6 @@ from storage.store import Store, Transaction
 
 ENGINE_EVENTS = get_args(engine.Event)
 OWN_DATA = (ShowPrivacy, ExportMyData, Forget, StopMessages)
-LANGUAGE_NAMES = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
 
 
 @dataclass(frozen=True)
@@ -57,18 +65,14 @@ class Reply:
 class ConversationService:
     """Handles events from every channel against the dialog engine and the database."""
 
-    def __init__(
-        self,
-        store: Store,
-        catalog: QuestionnaireCatalog,
-        default_locale: str,
-        min_group_size: int = 5,
-    ) -> None:
+    def __init__(self, store: Store, catalog: QuestionnaireCatalog, settings: Settings) -> None:
         self.store = store
         self.catalog = catalog
-        self.default_locale = default_locale
-        self.account = AccountCommands(catalog, min_group_size)
+        self.default_locale = settings.default_locale
+        self.account = AccountCommands(catalog, settings.min_group_size)
         self.measures = MeasureCommands()
+        self.preferences = SettingsCommands(settings)
+        self.coordination = CoordinatorCommands(ReminderService(store, catalog, settings))
 
     async def handle(self, channel: str, external_id: str, event: Event, now: datetime) -> Reply:
         """Handle one event from one channel address, in one transaction."""
@@ -193,6 +197,19 @@ class ConversationService:
             restarted = await self.account.unpause(tx, person, locale)
             greeting = await self._greeting(tx, person, locale, now)
             return ((restarted,) if restarted else ()) + greeting
+        if isinstance(event, ManageRounds | PlanReminder | SendReminders):
+            actor = await self._actor(tx, person)
+            if isinstance(event, SendReminders):
+                return (
+                    await self.coordination.send(
+                        tx, actor, person.id, locale, event.round_id, now
+                    ),
+                )
+            if isinstance(event, PlanReminder):
+                return (await self.coordination.plan(tx, actor, locale, event.round_id, now),)
+            listed = await self.coordination.rounds(tx, actor, locale, now)
+            # Not a coordinator: /rounds shows the rounds open for the person themself.
+            return (listed,) if listed else await self._greeting(tx, person, locale, now)
         account = await self._account(tx, person, locale, event, now)
         if account is not None:
             return (account,)
@@ -209,8 +226,10 @@ class ConversationService:
     async def _account(
         self, tx: Transaction, person: PersonRecord, locale: str, event: Event, now: datetime
     ) -> Message | None:
-        if isinstance(event, ShowMeasures | SetMeasureStatus):
-            return await self.measures.handle(tx, person, locale, event)
+        if isinstance(event, ShowMeasures | SetMeasureStatus | ConfirmMeasureStatus):
+            return await self.measures.handle(tx, person, locale, event, now)
+        if isinstance(event, ChangeSettings):
+            return await self.preferences.handle(tx, person, locale, event.text, now)
         if isinstance(event, StopMessages):
             return await self.account.stop(tx, person, locale)
         if isinstance(event, ShowPrivacy):
@@ -273,14 +292,17 @@ class ConversationService:
         await tx.conversations.set_focus(person.id, round_id)
         return await self._advance(tx, person, locale, round_id, engine.Start(), now)
 
+    async def _actor(self, tx: Transaction, person: PersonRecord) -> policy.Actor:
+        memberships = tuple(
+            policy.Membership(m.unit_id, m.role) for m in await tx.org.memberships(person.id)
+        )
+        return policy.Actor(str(person.id), memberships)
+
     async def _allowed(
         self, tx: Transaction, person: PersonRecord, action: policy.Action, unit_id: str | None
     ) -> bool:
         """The one permission check (dialogs/policy.py) for this person."""
-        memberships = tuple(
-            policy.Membership(m.unit_id, m.role) for m in await tx.org.memberships(person.id)
-        )
-        actor = policy.Actor(str(person.id), memberships)
+        actor = await self._actor(tx, person)
         units = {u.id: u for u in await tx.org.units()}
         return policy.decide(
             actor, action, unit_id, lambda unit: ancestor_ids(units, unit)

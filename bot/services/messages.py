@@ -85,6 +85,39 @@ class SetMeasureStatus:
     status: str
 
 
+@dataclass(frozen=True)
+class ConfirmMeasureStatus:
+    """An owner confirms a measure's status is still right (owner status check-in)."""
+
+    measure: str
+
+
+@dataclass(frozen=True)
+class ManageRounds:
+    """A coordinator's open rounds with response rates and a reminder button each."""
+
+
+@dataclass(frozen=True)
+class PlanReminder:
+    """The dry run of a reminder round (None: which round? list them)."""
+
+    round_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendReminders:
+    """Confirmed: remind the non-respondents of a round now."""
+
+    round_id: int
+
+
+@dataclass(frozen=True)
+class ChangeSettings:
+    """Show the person's settings, or change one: "window 15-21", "away off"..."""
+
+    text: str = ""
+
+
 ServiceEvent = (
     BeginRound
     | SetLanguage
@@ -99,6 +132,11 @@ ServiceEvent = (
     | CreateLinkCode
     | ShowMeasures
     | SetMeasureStatus
+    | ConfirmMeasureStatus
+    | ManageRounds
+    | PlanReminder
+    | SendReminders
+    | ChangeSettings
 )
 Event = engine.Event | ServiceEvent
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot.services.delivery import invitation_body, round_text
 from bot.services.questionnaires import QuestionnaireCatalog
-from dialogs.i18n import normalize_locale, translate
+from bot.settings import Settings
+from dialogs.i18n import normalize_locale
 from dialogs.loader import load_questionnaire
 from dialogs.model import RoundState
-from dialogs.org import subtree
+from dialogs.org import subtree, zone_of
 from dialogs.records import ParticipationStatus
 from storage.store import Store, Transaction
 
@@ -39,10 +41,11 @@ def _source(path: Path) -> str:
 class RoundService:
     """Creates and runs rounds; the CLI, chat commands and dashboard all call this."""
 
-    def __init__(self, store: Store, catalog: QuestionnaireCatalog, default_locale: str) -> None:
+    def __init__(self, store: Store, catalog: QuestionnaireCatalog, settings: Settings) -> None:
         self.store = store
         self.catalog = catalog
-        self.default_locale = default_locale
+        self.settings = settings
+        self.default_locale = settings.default_locale
 
     async def load_questionnaire(self, path: Path) -> tuple[str, int]:
         """Validate a questionnaire file against the stored measures and store its version."""
@@ -97,13 +100,17 @@ class RoundService:
                 if not added:
                     continue  # opened before: already invited (and its invitation queued)
                 invited += 1
-                if await self._queue_invitation(tx, round_id, membership.person_id):
+                if await self._queue_invitation(
+                    tx, round_id, membership.person_id, membership.unit_id
+                ):
                     queued += 1
                 else:
                     without += 1
             return OpenReport(round_id, invited, queued, without)
 
-    async def _queue_invitation(self, tx: Transaction, round_id: int, person_id: int) -> bool:
+    async def _queue_invitation(
+        self, tx: Transaction, round_id: int, person_id: int, unit_id: str
+    ) -> bool:
         identities = await tx.org.identities_of(person_id)
         person = await tx.org.person(person_id)
         if not identities or person is None or person.paused:
@@ -113,15 +120,11 @@ class RoundService:
         questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
         locale = normalize_locale(person.locale, self.default_locale)
         title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
-        body = {
-            "type": "invitation",
-            "key": "service.invitation",
-            "locale": locale,
-            "text": translate(locale, "service.invitation", title=title),
-            "rounds": [
-                {"round_id": round_id, "title": title, "label": translate(locale, "service.begin")}
-            ],
-        }
+        units = {u.id: u for u in await tx.org.units()}
+        zone = zone_of(units, unit_id, self.settings.timezone)
+        texts = await tx.rounds.texts(round_id, "invitation")
+        text = round_text(texts, round_, title, person, locale, "service.invitation", zone)
+        body = invitation_body("service.invitation", locale, text, round_id, title)
         identity = identities[0]
         await tx.outbox.enqueue(
             f"invitation:{round_id}:{person_id}",

@@ -124,17 +124,18 @@ def test_command_list_matches_the_channel_commands() -> None:
     manifest = teams.build_manifest(BOT_ID, website_url=SITE)
     commands = manifest["bots"][0]["commandLists"][0]["commands"]
     assert [c["title"] for c in commands] == [f"/{name}" for name in teams.COMMAND_MENU]
+    assert len(teams.COMMAND_MENU) <= 10  # Teams' limit per command list
     assert set(teams.COMMAND_MENU) == {
-        "measures",
-        "help",
-        "language",
         "status",
-        "resume",
-        "stop",
+        "measures",
+        "rounds",
+        "remind",
+        "settings",
+        "language",
+        "help",
         "privacy",
         "mydata",
         "forget",
-        "link",
     }
     for command in commands:
         name = command["title"].removeprefix("/")

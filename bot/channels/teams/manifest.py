@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NotRequired, Required, TypedDict, Unpack
 from urllib.parse import urlsplit
 
-from bot.channels.actions import COMMANDS, MENU
+from bot.channels.actions import COMMANDS
 from dialogs.i18n import translate
 
 MANIFEST_VERSION = "1.17"
@@ -44,8 +44,19 @@ OUTLINE_ICON = "outline.png"
 ACCENT_COLOR = "#0B5394"  # the web chat's --accent
 DEFAULT_LANGUAGE = "en"
 EXTRA_LANGUAGES = ("nb", "nn")
-COMMAND_MENU = tuple(name for name in MENU if name != "start")
-"""The commands Teams lists in its command menu (at most 10; /start is for deep links)."""
+COMMAND_MENU = (
+    "status",
+    "measures",
+    "rounds",
+    "remind",
+    "settings",
+    "language",
+    "help",
+    "privacy",
+    "mydata",
+    "forget",
+)
+"""The commands Teams lists in its command menu (at most 10; the others are in /help)."""
 
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "en": (
