@@ -1,4 +1,4 @@
-"""When things run: a minute tick (APScheduler) that opens each unit's check-in on its rhythm."""
+"""When things run: a minute tick (APScheduler) for check-ins, reminders and owner check-ins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.services.checkins import CheckinService
-from dialogs.org import ancestor_ids
+from bot.services.owners import ASK_AT_HOUR, OwnerCheckinService
+from bot.services.reminders import ReminderService
+from dialogs.org import zone_of
 from dialogs.records import UnitRecord
 from dialogs.rhythm import Rhythm, latest_missed, occurrences, period_key, rhythm_of
 from scheduler.lease import RENEW_SECONDS, SchedulerLease
@@ -28,7 +30,7 @@ def checkin_period(rhythm: Rhythm, occurrence: datetime) -> int:
 
 
 class CheckinScheduler:
-    """Every tick: for each unit with a rhythm, open the latest due check-in exactly once."""
+    """Every tick: each unit's latest due check-in once, automatic reminders once, reports."""
 
     def __init__(
         self,
@@ -37,9 +39,13 @@ class CheckinScheduler:
         lease: SchedulerLease,
         clock: Callable[[], datetime],
         default_zone: str,
+        reminders: ReminderService | None = None,
+        owners: OwnerCheckinService | None = None,
     ) -> None:
         self.store = store
         self.checkins = checkins
+        self.reminders = reminders
+        self.owners = owners
         self.lease = lease
         self.clock = clock
         self.default_zone = default_zone
@@ -69,14 +75,48 @@ class CheckinScheduler:
 
             if await self.lease.run_once(job, period, open_it):
                 ran.append(f"{job}@{period}")
+        if self.reminders is not None:
+            ran += await self._reminders(self.reminders, now)
+        if self.owners is not None:
+            ran += await self._owners(self.owners, now)
+        return ran
+
+    async def _owners(self, owners: OwnerCheckinService, now: datetime) -> list[str]:
+        """Owners are asked monthly and the day after a date passed, from 10:00 local."""
+        local = owners.local(now)
+        if local.hour < ASK_AT_HOUR:
+            return []
+        ran = []
+
+        async def monthly() -> None:
+            await owners.ask_monthly(now)
+
+        async def dates() -> None:
+            await owners.ask_passed_dates(now)
+
+        for job, period, work in (
+            ("owner-checkins", f"{local:%Y-%m}", monthly),
+            ("owner-dates", f"{local:%Y-%m-%d}", dates),
+        ):
+            if await self.lease.run_once(job, period, work):
+                ran.append(f"{job}@{period}")
+        return ran
+
+    async def _reminders(self, reminders: ReminderService, now: datetime) -> list[str]:
+        ran = []
+        for round_id, day in await reminders.automatic_due(now):
+            job, period = f"auto-remind:{round_id}", f"day{day}"
+
+            async def send(round_id: int = round_id) -> None:
+                await reminders.send_automatic(round_id, now)
+
+            if await self.lease.run_once(job, period, send):
+                ran.append(f"{job}@{period}")
+        await reminders.deliver_reports(now)
         return ran
 
     def _zone(self, unit: UnitRecord, units: dict[str, UnitRecord]) -> str:
-        for unit_id in (unit.id, *ancestor_ids(units, unit.id)):
-            zone = units[unit_id].timezone if unit_id in units else None
-            if zone:
-                return zone
-        return self.default_zone
+        return zone_of(units, unit.id, self.default_zone)
 
     async def _safe_tick(self) -> None:
         try:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.services.messages import Button, Message, Prompt, SetMeasureStatus, ShowMeasures
+from datetime import datetime
+
+from bot.services.messages import (
+    Button,
+    ConfirmMeasureStatus,
+    Message,
+    Prompt,
+    SetMeasureStatus,
+    ShowMeasures,
+)
 from dialogs import engine, policy
 from dialogs.i18n import translate
 from dialogs.model import MeasureStatus
@@ -31,16 +40,27 @@ class MeasureCommands:
         tx: Transaction,
         person: PersonRecord,
         locale: str,
-        event: ShowMeasures | SetMeasureStatus,
+        event: ShowMeasures | SetMeasureStatus | ConfirmMeasureStatus,
+        now: datetime,
     ) -> Message:
-        """List, pick or set, for measures the person may set the status of."""
-        allowed = await self._settable(tx, person)
+        """List, pick, set or confirm, for measures the person may set the status of."""
+        allowed = await self.settable(tx, person)
         if not allowed:
             return _say("measures.none", locale)
         titles = {
             slug: info.title.get(locale) for slug, info in (await tx.measures.infos()).items()
         }
         statuses = {plan.slug: plan.status for plan in await tx.measures.plans()}
+        if isinstance(event, ConfirmMeasureStatus):
+            if event.measure not in allowed:
+                return _say("service.denied", locale)
+            await tx.owner_checkins.answer(event.measure, person.id, "confirmed", now)
+            return _say(
+                "owners.confirmed",
+                locale,
+                measure=titles[event.measure],
+                status=status_label(statuses[event.measure], locale),
+            )
         if isinstance(event, SetMeasureStatus):
             if (
                 event.measure not in allowed
@@ -50,6 +70,7 @@ class MeasureCommands:
             await tx.measures.set_status(
                 event.measure, MeasureStatus(event.status), person.id, None
             )
+            await tx.owner_checkins.answer(event.measure, person.id, "updated", now)
             return _say(
                 "measures.set",
                 locale,
@@ -78,7 +99,7 @@ class MeasureCommands:
         )
         return Prompt("measures.pick", text, buttons)
 
-    async def _settable(self, tx: Transaction, person: PersonRecord) -> list[str]:
+    async def settable(self, tx: Transaction, person: PersonRecord) -> list[str]:
         """Active measures owned by a unit the person may set measure status for."""
         units = {u.id: u for u in await tx.org.units()}
         actor = policy.Actor(

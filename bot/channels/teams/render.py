@@ -170,7 +170,7 @@ def render_payload(body: Json) -> TeamsOut:
     buttons = tuple(
         CardButton(f"{r['label']}: {r['title']}", {"type": "begin", "round_id": r["round_id"]})
         for r in body.get("rounds", [])
-    )
+    ) + tuple(CardButton(b["label"], b["request"]) for b in body.get("buttons", []))
     text = str(body.get("text", ""))
     return TeamsOut([text_block(text)], buttons, summary=text)
 

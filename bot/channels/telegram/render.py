@@ -150,5 +150,5 @@ def render_payload(body: dict[str, Any]) -> TelegramOut:
     keys = [
         Key(f"{r['label']}: {r['title']}", {"type": "begin", "round_id": r["round_id"]})
         for r in body.get("rounds", [])
-    ]
+    ] + [Key(b["label"], b["request"]) for b in body.get("buttons", [])]
     return TelegramOut(escape(str(body.get("text", ""))), tuple((k,) for k in keys))
