@@ -22,7 +22,6 @@ from dialogs.model import (
     RoundState,
 )
 from dialogs.plan import MeasureSpec
-from dialogs.rhythm import parse_window
 from dialogs.records import (
     IdentityRecord,
     MembershipRecord,
@@ -32,6 +31,7 @@ from dialogs.records import (
     RoundRecord,
     UnitRecord,
 )
+from dialogs.rhythm import parse_window
 from storage import models as m
 from storage.database import insert_for
 from storage.models import utcnow
