@@ -92,6 +92,20 @@ def _round_id(data: Mapping[str, object]) -> int:
     return round_id
 
 
+MAX_NOTE = 500
+
+
+def _measures(rest: str) -> Event:
+    """`/measures`, `/measures SLUG`, or `/measures SLUG STATUS [a note]`."""
+    slug, _, tail = rest.strip().partition(" ")
+    status, _, note = tail.strip().partition(" ")
+    if not slug:
+        return ShowMeasures(None)
+    if not status:
+        return ShowMeasures(slug)
+    return SetMeasureStatus(slug, status.lower()[:20], note.strip()[:MAX_NOTE] or None)
+
+
 def _remind(rest: str) -> Event:
     if not rest:
         return PlanReminder(None)
@@ -132,7 +146,7 @@ COMMANDS: dict[str, Callable[[str], Event]] = {
     "mydata": lambda _rest: ExportMyData(),
     "forget": lambda _rest: Forget(),
     "link": lambda rest: RedeemCode(rest) if rest else CreateLinkCode(),
-    "measures": lambda rest: ShowMeasures(rest or None),
+    "measures": lambda rest: _measures(rest),
     "rounds": lambda _rest: ManageRounds(),
     "remind": _remind,
     "settings": lambda rest: ChangeSettings(rest),

@@ -55,27 +55,32 @@ class MeasureCommands:
             if event.measure not in allowed:
                 return _say("service.denied", locale)
             await tx.owner_checkins.answer(event.measure, person.id, "confirmed", now)
-            return _say(
+            return self._recorded(
                 "owners.confirmed",
                 locale,
-                measure=titles[event.measure],
-                status=status_label(statuses[event.measure], locale),
+                event.measure,
+                titles[event.measure],
+                statuses[event.measure].value,
             )
         if isinstance(event, SetMeasureStatus):
-            if (
-                event.measure not in allowed
-                or event.status not in MeasureStatus.__members__.values()
-            ):
+            if event.measure not in allowed:
                 return _say("service.denied", locale)
+            if event.status not in MeasureStatus.__members__.values():
+                codes = ", ".join(status.value for status in MeasureStatus)
+                return _say("measures.bad_status", locale, codes=codes)
+            unchanged = event.status == statuses[event.measure]
             await tx.measures.set_status(
-                event.measure, MeasureStatus(event.status), person.id, None
+                event.measure, MeasureStatus(event.status), person.id, event.note
             )
-            await tx.owner_checkins.answer(event.measure, person.id, "updated", now)
-            return _say(
+            answer = "confirmed" if unchanged else "updated"
+            await tx.owner_checkins.answer(event.measure, person.id, answer, now)
+            return self._recorded(
                 "measures.set",
                 locale,
-                title=titles[event.measure],
-                status=status_label(event.status, locale),
+                event.measure,
+                titles[event.measure],
+                event.status,
+                hint=event.note is None,
             )
         if event.measure is None or event.measure not in allowed:
             buttons = tuple(
@@ -98,6 +103,17 @@ class MeasureCommands:
             status=status_label(current, locale),
         )
         return Prompt("measures.pick", text, buttons)
+
+    @staticmethod
+    def _recorded(
+        key: str, locale: str, slug: str, title: str, status: str, hint: bool = True
+    ) -> engine.Say:
+        """The confirmation, with how to add a note to it (unless one was given)."""
+        label = status_label(status, locale)
+        lines = [translate(locale, key, title=title, measure=title, status=label)]
+        if hint:
+            lines.append(translate(locale, "measures.note_hint", slug=slug, status=status))
+        return engine.Say(key=key, text="\n".join(lines))
 
     async def settable(self, tx: Transaction, person: PersonRecord) -> list[str]:
         """Active measures owned by a unit the person may set measure status for."""

@@ -79,10 +79,11 @@ class ShowMeasures:
 
 @dataclass(frozen=True)
 class SetMeasureStatus:
-    """A leader declares the status of a measure."""
+    """A leader declares the status of a measure (the same status again confirms it)."""
 
     measure: str
     status: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)

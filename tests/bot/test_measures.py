@@ -72,7 +72,17 @@ async def test_a_leader_sets_the_status_of_their_measures_in_chat(db_url):
         ]
         done = (await per.send(**picked["buttons"][1]["request"]))[-1]
         assert done["text"] == (
+            "Registrert: «Økt bruk av samarbeidsmøter om den enkelte pasient» er igangsatt.\n"
+            "Vil du legge til et notat, skriv: /measures samarbeidsmoter started notatet ditt"
+        )
+        noted = (await per.say("/measures samarbeidsmoter started Første møte holdt 12.11."))[-1]
+        assert noted["text"] == (
             "Registrert: «Økt bruk av samarbeidsmøter om den enkelte pasient» er igangsatt."
+        )
+        wrong = (await per.say("/measures samarbeidsmoter begynt"))[-1]
+        assert wrong["text"] == (
+            "Den statusen kjenner jeg ikke. Bruk en av: not_started, planned, started, done, "
+            "evaluated, dropped."
         )
         forged = await per.send(
             type="measure_status", measure="utskrivningssamtale", status="done"
@@ -84,7 +94,7 @@ async def test_a_leader_sets_the_status_of_their_measures_in_chat(db_url):
         async with server.app[SERVICES].store.transaction() as tx:
             history = await tx.measures.history("samarbeidsmoter")
             plans = {p.slug: p.status.value for p in await tx.measures.plans()}
-    assert history == [("started", None, None)]
+    assert history == [("started", None, None), ("started", None, "Første møte holdt 12.11.")]
     assert plans == {
         "felles-opplaering": "not_started",
         "samarbeidsmoter": "started",

@@ -54,7 +54,8 @@ async def test_the_owning_units_leader_is_asked_monthly_once_and_confirms_with_o
         )
         assert [message.text for message in reply.messages] == [
             "Takk! «Økt bruk av samarbeidsmøter om den enkelte pasient» står fortsatt som "
-            "«ikke startet»."
+            "«ikke startet».\n"
+            "Vil du legge til et notat, skriv: /measures samarbeidsmoter not_started notatet ditt"
         ]
         assert await owner_checkins(services) == [
             ("samarbeidsmoter", "monthly", "2026-11", "confirmed")
