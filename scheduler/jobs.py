@@ -107,8 +107,8 @@ class CheckinScheduler:
         for round_id, day in await reminders.automatic_due(now):
             job, period = f"auto-remind:{round_id}", f"day{day}"
 
-            async def send(round_id: int = round_id) -> None:
-                await reminders.send_automatic(round_id, now)
+            async def send(round_id: int = round_id, day: int = day) -> None:
+                await reminders.send_automatic(round_id, day, now)
 
             if await self.lease.run_once(job, period, send):
                 ran.append(f"{job}@{period}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services.delivery import invitation_body, round_text, send_time
+from bot.services.delivery import invitation_body, person_locale, round_text, send_time
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.settings import Settings
 from dialogs.checkin import DEFAULT_PER_PERSON, measures_for_unit, plan_rotation
-from dialogs.i18n import normalize_locale, translate
+from dialogs.i18n import translate
 from dialogs.loader import parse_questionnaire
 from dialogs.model import Role, RoundKind, RoundState
 from dialogs.org import zone_of
@@ -143,7 +143,8 @@ class CheckinService:
         send_at = send_time(person, zone, now, self.settings)
         if send_at >= round_.closes_at:
             return 0  # away (or quiet) for the whole check-in: asked in the next one
-        locale = normalize_locale(person.locale, self.settings.default_locale)
+        units = {u.id: u for u in await tx.org.units()}
+        locale = person_locale(person, round_.unit_ids, units, self.settings)
         title = translate(locale, "checkin.title")
         texts = await tx.rounds.texts(round_.id, "invitation")
         text = round_text(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from dialogs.i18n import format_day, translate
-from dialogs.records import PersonRecord, RoundRecord
+from dialogs.i18n import format_day, normalize_locale, translate
+from dialogs.records import PersonRecord, RoundRecord, UnitRecord
 from dialogs.reminders import fill_text
 from dialogs.rhythm import defer, norwegian_holidays
 
@@ -57,3 +58,21 @@ def invitation_body(key: str, locale: str, text: str, round_id: int, title: str)
             {"round_id": round_id, "title": title, "label": translate(locale, "service.begin")}
         ],
     }
+
+
+def person_locale(
+    person: PersonRecord,
+    unit_ids: Sequence[str],
+    units: Mapping[str, UnitRecord],
+    settings: Settings,
+) -> str:
+    """The person's own language, else their nearest unit's: the language the chat uses."""
+    if person.locale:
+        return normalize_locale(person.locale, settings.default_locale)
+    for unit_id in unit_ids:
+        unit = units.get(unit_id)
+        while unit is not None:
+            if unit.locale:
+                return normalize_locale(unit.locale, settings.default_locale)
+            unit = units.get(unit.parent_id) if unit.parent_id else None
+    return settings.default_locale

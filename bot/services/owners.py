@@ -8,11 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.channels.actions import event_payload
-from bot.services.delivery import send_time
+from bot.services.delivery import person_locale, send_time
 from bot.services.measures import MeasureCommands, status_label
 from bot.services.messages import ConfirmMeasureStatus, ShowMeasures
 from bot.settings import Settings
-from dialogs.i18n import format_day, normalize_locale, translate
+from dialogs import policy
+from dialogs.checkin import MeasurePlan
+from dialogs.i18n import format_day, translate
 from dialogs.model import MeasureStatus, Role
 from dialogs.records import PersonRecord
 from storage.store import Store, Transaction
@@ -84,12 +86,15 @@ class OwnerCheckinService:
         async with self.store.transaction() as tx:
             dates = await tx.measures.dates()
             titles = await tx.measures.infos()
-            for plan in await tx.measures.plans():
+            plans = await tx.measures.plans()
+            units = {u.id: u for u in await tx.org.units()}
+            settable = await self._settable(tx)
+            for plan in plans:
                 if not due(plan.status, dates[plan.slug]):
                     continue
                 owner_name, start, deadline = dates[plan.slug]
                 day = start if reason == "planned_start" else deadline
-                for person in await self._owners(tx, plan.slug, owner_name):
+                for person in await self._owners(tx, plan, owner_name, settable):
                     if not await tx.org.identities_of(person.id):
                         continue  # not in any chat yet: asked once they are
                     key_period = period or (day.isoformat() if day else "")
@@ -97,7 +102,8 @@ class OwnerCheckinService:
                         plan.slug, person.id, reason, key_period, now
                     ):
                         continue
-                    locale = normalize_locale(person.locale, self.settings.default_locale)
+                    memberships = [m.unit_id for m in await tx.org.memberships(person.id)]
+                    locale = person_locale(person, memberships, units, self.settings)
                     title = titles[plan.slug].title.get(locale)
                     queued += await self._queue(
                         tx,
@@ -113,14 +119,28 @@ class OwnerCheckinService:
                     )
         return queued
 
+    async def _settable(self, tx: Transaction) -> dict[PersonRecord, frozenset[str]]:
+        """The measures each person with a status-setting role may set (asked once per run)."""
+        setters = {
+            m.person_id
+            for m in await tx.org.all_memberships()
+            if policy.Action.SET_MEASURE_STATUS in policy.RULES[m.role]
+        }
+        return {
+            person: frozenset(await self.measures.settable(tx, person))
+            for person in await tx.org.people()
+            if person.id in setters
+        }
+
     async def _owners(
-        self, tx: Transaction, slug: str, owner_name: str | None
+        self,
+        tx: Transaction,
+        plan: MeasurePlan,
+        owner_name: str | None,
+        settable: Mapping[PersonRecord, frozenset[str]],
     ) -> list[PersonRecord]:
         """The named owner if they may set the status, else the leaders of the owning units."""
-        may_set = []
-        for person in await tx.org.people():
-            if slug in await self.measures.settable(tx, person):
-                may_set.append(person)
+        may_set = [person for person, slugs in settable.items() if plan.slug in slugs]
         wanted = (owner_name or "").strip().lower()
         named = [
             p
@@ -130,12 +150,10 @@ class OwnerCheckinService:
         if named:
             return named
         # An owning body (a committee) is not a person: its units' own leaders answer for it.
-        owning = {plan.owning_units for plan in await tx.measures.plans() if plan.slug == slug}
-        units = set().union(*owning) if owning else set()
         direct = []
         for person in may_set:
             roles = await tx.org.memberships(person.id)
-            if any(m.role is Role.LEADER and m.unit_id in units for m in roles):
+            if any(m.role is Role.LEADER and m.unit_id in plan.owning_units for m in roles):
                 direct.append(person)
         return direct or may_set
 

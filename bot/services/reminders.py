@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services.delivery import invitation_body, round_text, send_time
+from bot.services.delivery import invitation_body, person_locale, round_text, send_time
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.settings import Settings
 from dialogs import policy
-from dialogs.i18n import normalize_locale, translate
+from dialogs.i18n import translate
 from dialogs.org import ancestor_ids, zone_of
 from dialogs.privacy import can_show_rate
 from dialogs.records import (
@@ -20,7 +20,6 @@ from dialogs.records import (
     PersonRecord,
     ReminderRunRecord,
     RoundRecord,
-    UnitRecord,
 )
 from dialogs.reminders import ReminderRules, Verdict, check_text, verdict
 from storage.followups import RunCounts
@@ -336,10 +335,19 @@ class ReminderService:
                         due.append((round_.id, day))
         return due
 
-    async def send_automatic(self, round_id: int, now: datetime) -> None:
-        """An automatic reminder (the round may have closed since: then nothing happens)."""
+    async def send_automatic(self, round_id: int, day: int, now: datetime) -> None:
+        """An automatic reminder (the round may have closed since: then nothing happens).
+
+        It counts as sent at its scheduled moment (opening + `day` days), not at the tick that
+        ran it, so reminders on consecutive days stay exactly 24 hours apart.
+        """
+        async with self.store.transaction() as tx:
+            round_ = await tx.rounds.get(round_id)
+        if round_ is None:
+            return
+        scheduled = min(now, round_.opens_at + timedelta(days=day))
         try:
-            await self.send(round_id, OPERATOR, now, "auto")
+            await self.send(round_id, OPERATOR, scheduled, "auto")
         except ReminderError:
             return
 
@@ -395,24 +403,6 @@ class ReminderService:
         """Every reminder run of a round, oldest first."""
         async with self.store.transaction() as tx:
             return await tx.reminders.runs(round_id)
-
-
-def person_locale(
-    person: PersonRecord,
-    unit_ids: Sequence[str],
-    units: Mapping[str, UnitRecord],
-    settings: Settings,
-) -> str:
-    """The person's own language, else their nearest unit's: the language the chat uses."""
-    if person.locale:
-        return normalize_locale(person.locale, settings.default_locale)
-    for unit_id in unit_ids:
-        unit = units.get(unit_id)
-        while unit is not None:
-            if unit.locale:
-                return normalize_locale(unit.locale, settings.default_locale)
-            unit = units.get(unit.parent_id) if unit.parent_id else None
-    return settings.default_locale
 
 
 def report_text(report: DeliveryReport, locale: str) -> str:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.services.delivery import invitation_body, round_text
+from bot.services.delivery import invitation_body, person_locale, round_text
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.settings import Settings
-from dialogs.i18n import normalize_locale
 from dialogs.loader import load_questionnaire
 from dialogs.model import RoundState
 from dialogs.org import subtree, zone_of
@@ -118,9 +117,9 @@ class RoundService:
         round_ = await tx.rounds.get(round_id)
         assert round_ is not None
         questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
-        locale = normalize_locale(person.locale, self.default_locale)
-        title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
         units = {u.id: u for u in await tx.org.units()}
+        locale = person_locale(person, [unit_id], units, self.settings)
+        title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
         zone = zone_of(units, unit_id, self.settings.timezone)
         texts = await tx.rounds.texts(round_id, "invitation")
         text = round_text(texts, round_, title, person, locale, "service.invitation", zone)
