@@ -123,7 +123,11 @@ def rollup(nodes: Sequence[GroupNode]) -> dict[str, int]:
     return dict(_Tree.build(nodes).total)
 
 
-def suppress_tree(nodes: Sequence[GroupNode], k: int = DEFAULT_K) -> Suppression:
+def suppress_tree(
+    nodes: Sequence[GroupNode],
+    k: int = DEFAULT_K,
+    hidden: Mapping[str, SuppressionReason] | None = None,
+) -> Suppression:
     """Apply the minimum group size rule to a tree of groups whose totals roll up.
 
     A group with fewer than k respondents in its subtree is hidden (`TOO_FEW`); that includes
@@ -142,16 +146,24 @@ def suppress_tree(nodes: Sequence[GroupNode], k: int = DEFAULT_K) -> Suppression
     Args:
         nodes: The groups, in any order.
         k: The minimum group size.
+        hidden: Groups already hidden by the rule applied to a wider figure (e.g. a unit hidden
+            as a whole, when the figure is one item's respondents), with their reasons: they stay
+            hidden and count as hidden for complementary suppression.
 
     Returns:
         Which groups may be shown. The result depends only on the groups, not on their order.
 
     Raises:
-        ValueError: k < 1, duplicate keys, unknown parents, parent cycles or negative counts.
+        ValueError: k < 1, duplicate keys, unknown parents, parent cycles, negative counts or a
+            hidden key that is not one of the groups.
     """
     _check_k(k)
     tree = _Tree.build(nodes)
     reasons = {key: SuppressionReason.TOO_FEW for key in tree.postorder if tree.total[key] < k}
+    for key, why in (hidden or {}).items():
+        if key not in tree.own:
+            raise ValueError(f"hidden group {key!r} is not one of the groups")
+        reasons.setdefault(key, why)
 
     def nearest_shown(key: str) -> Iterator[str]:
         # Shown groups below `key` reached through hidden groups only: exactly those a reader
@@ -188,7 +200,10 @@ def suppress_tree(nodes: Sequence[GroupNode], k: int = DEFAULT_K) -> Suppression
 
 
 def suppress_siblings(
-    counts: Mapping[str, int], k: int = DEFAULT_K, unlisted: int = 0
+    counts: Mapping[str, int],
+    k: int = DEFAULT_K,
+    unlisted: int = 0,
+    hidden: Mapping[str, SuppressionReason] | None = None,
 ) -> Suppression:
     """Apply the rule to one set of disjoint groups that together make up a shown whole.
 
@@ -200,18 +215,19 @@ def suppress_siblings(
         k: The minimum group size.
         unlisted: Respondents of the whole who are in none of the groups (e.g. did not answer
             the split question); a reader gets them by subtraction, so they count as hidden.
+        hidden: Groups already hidden by a wider figure's rule (see `suppress_tree`).
 
     Returns:
         Which groups may be shown.
 
     Raises:
-        ValueError: k < 1 or negative counts.
+        ValueError: k < 1, negative counts or an unknown hidden key.
     """
     # A key longer than every group key cannot collide with one.
     whole = "\0" * (max(map(len, counts), default=0) + 1)
     nodes = [GroupNode(whole, None, unlisted)]
     nodes.extend(GroupNode(key, whole, n) for key, n in counts.items())
-    result = suppress_tree(nodes, k)
+    result = suppress_tree(nodes, k, hidden)
     reasons = {key: why for key, why in result.reasons.items() if key != whole}
     return Suppression(result.visible - {whole}, MappingProxyType(reasons))
 
