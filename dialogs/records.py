@@ -46,6 +46,8 @@ class PersonRecord:
     """The person's own send window (local start inclusive, end exclusive); None: any time."""
     away: tuple[tuple[date, date], ...] = ()
     """Days the person asked not to be messaged (first, last), inclusive."""
+    digest_opt_out: bool = False
+    """A leader who turned the weekly digest off (it stays available with /digest)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,17 @@ class MembershipRecord:
     person_id: int
     unit_id: str
     role: Role
+
+
+@dataclass(frozen=True)
+class DeputyRecord:
+    """Someone who receives a leader's digest for a unit between two dates (inclusive)."""
+
+    unit_id: str
+    leader_id: int
+    deputy_id: int
+    first_day: date
+    last_day: date
 
 
 @dataclass(frozen=True)

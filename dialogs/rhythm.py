@@ -358,6 +358,23 @@ def parse_period(text: str) -> tuple[date, date]:
     return first, last
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekly(text: str) -> tuple[int, time] | None:
+    """A weekly moment typed as "mon 08:00" (weekday 0-6, local time); "off" gives None.
+
+    Raises:
+        ValueError: If the day is not mon..sun or the time is not HH:MM.
+    """
+    if text.strip().lower() == "off":
+        return None
+    day, _, moment = text.strip().lower().partition(" ")
+    if day[:3] not in WEEKDAYS:
+        raise ValueError(f"not a weekday (mon..sun): {day!r}")
+    return WEEKDAYS.index(day[:3]), _clock(moment)
+
+
 def _clock(text: str) -> time:
     text = text.strip().replace(".", ":")
     return time(int(text)) if text.isdigit() else time.fromisoformat(text)

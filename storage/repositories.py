@@ -23,6 +23,7 @@ from dialogs.model import (
 )
 from dialogs.plan import MeasureSpec
 from dialogs.records import (
+    DeputyRecord,
     IdentityRecord,
     MembershipRecord,
     ParticipationRecord,
@@ -67,6 +68,7 @@ def _person(row: m.Person) -> PersonRecord:
         tuple(
             (date.fromisoformat(first), date.fromisoformat(last)) for first, last in row.away or ()
         ),
+        bool(row.digest_opt_out),
     )
 
 
@@ -180,6 +182,33 @@ class OrgRepository:
         await self.session.execute(
             update(m.Person).where(m.Person.id == person_id).values(away=value)
         )
+
+    async def set_digest_opt_out(self, person_id: int, opt_out: bool) -> None:
+        """Turn the weekly digest off (or on again) for a leader."""
+        await self.session.execute(
+            update(m.Person).where(m.Person.id == person_id).values(digest_opt_out=opt_out)
+        )
+
+    async def add_deputy(self, deputy: DeputyRecord) -> None:
+        """Name a deputy who receives a leader's digest for a unit in a date range."""
+        self.session.add(
+            m.LeaderDeputy(
+                unit_id=deputy.unit_id,
+                leader_id=deputy.leader_id,
+                deputy_id=deputy.deputy_id,
+                first_day=deputy.first_day,
+                last_day=deputy.last_day,
+            )
+        )
+        await self.session.flush()
+
+    async def deputies(self) -> list[DeputyRecord]:
+        """Every deputy arrangement, oldest first."""
+        rows = await self.session.scalars(select(m.LeaderDeputy).order_by(m.LeaderDeputy.id))
+        return [
+            DeputyRecord(r.unit_id, r.leader_id, r.deputy_id, r.first_day, r.last_day)
+            for r in rows
+        ]
 
     async def delete_person(self, person_id: int) -> None:
         """Forget a person: foreign keys delete what is theirs, de-identify participation."""
@@ -442,32 +471,35 @@ class RoundRepository:
             return None
         row, version = found
         units = await self.session.scalars(
-            select(m.RoundUnit.unit_id).where(m.RoundUnit.round_id == round_id)
+            select(m.RoundUnit.unit_id)
+            .where(m.RoundUnit.round_id == round_id)
+            .order_by(m.RoundUnit.unit_id)
         )
-        return RoundRecord(
-            id=row.id,
-            kind=RoundKind(row.kind),
-            name=row.name,
-            questionnaire_version_id=row.questionnaire_version_id,
-            questionnaire_id=version.questionnaire_id,
-            content_hash=version.content_hash,
-            opens_at=row.opens_at,
-            closes_at=row.closes_at,
-            anonymous=row.anonymous,
-            state=RoundState(row.state),
-            unit_ids=tuple(units),
-            auto_reminder_days=tuple(row.auto_reminder_days or ()),
-        )
+        return _round(row, version, list(units))
 
     async def by_name(self, name: str) -> RoundRecord | None:
         """The round with this name (check-ins are named after their unit and period)."""
         found = await self.session.scalar(select(m.Round.id).where(m.Round.name == name))
         return await self.get(found) if found is not None else None
 
-    async def all(self) -> list[RoundRecord]:
-        """Every round, newest first."""
-        ids = await self.session.scalars(select(m.Round.id).order_by(m.Round.id.desc()))
-        return [r for r in [await self.get(i) for i in ids] if r is not None]
+    async def all(self, kind: RoundKind | None = None) -> list[RoundRecord]:
+        """Every round (of one kind), newest first, in three queries whatever their number."""
+        query = (
+            select(m.Round, m.QuestionnaireVersion)
+            .join(m.QuestionnaireVersion)
+            .order_by(m.Round.id.desc())
+        )
+        if kind is not None:
+            query = query.where(m.Round.kind == kind.value)
+        found = (await self.session.execute(query)).all()
+        units: dict[int, list[str]] = {}
+        if found:
+            unit_rows = await self.session.execute(
+                select(m.RoundUnit.round_id, m.RoundUnit.unit_id).order_by(m.RoundUnit.unit_id)
+            )
+            for round_id, unit_id in unit_rows:
+                units.setdefault(round_id, []).append(unit_id)
+        return [_round(row, version, units.get(row.id, [])) for row, version in found]
 
     async def set_state(self, round_id: int, state: RoundState) -> None:
         """Move a round through its life cycle."""
@@ -639,6 +671,23 @@ class RoundRepository:
             .order_by(m.Round.id)
         )
         return [r for r in [await self.get(i) for i in ids] if r is not None]
+
+
+def _round(row: m.Round, version: m.QuestionnaireVersion, units: list[str]) -> RoundRecord:
+    return RoundRecord(
+        id=row.id,
+        kind=RoundKind(row.kind),
+        name=row.name,
+        questionnaire_version_id=row.questionnaire_version_id,
+        questionnaire_id=version.questionnaire_id,
+        content_hash=version.content_hash,
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        anonymous=row.anonymous,
+        state=RoundState(row.state),
+        unit_ids=tuple(units),
+        auto_reminder_days=tuple(row.auto_reminder_days or ()),
+    )
 
 
 def _participation(row: m.Participation) -> ParticipationRecord:
