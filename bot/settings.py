@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dialogs.model import LOCALES
-from dialogs.rhythm import QuietHours, parse_period, parse_window
+from dialogs.rhythm import QuietHours, parse_period, parse_weekly, parse_window
 
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
 
@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         description="Periods with no proactive messages, e.g. fellesferie: "
         "`2027-07-05..2027-08-01` (comma list).",
     )
+    digest_schedule: str = Field(
+        "mon 08:00",
+        validation_alias=_env("FOLLOWUP_DIGEST_SCHEDULE"),
+        description="When leaders get the weekly digest (`mon 08:00` in FOLLOWUP_TIMEZONE), "
+        "or `off`.",
+    )
     microsoft_app_id: str | None = Field(
         None,
         validation_alias=_env("MicrosoftAppId"),
@@ -209,6 +215,17 @@ class Settings(BaseSettings):
             for period in value:
                 parse_period(str(period))  # raises ValueError with the reason
         return value
+
+    @field_validator("digest_schedule")
+    @classmethod
+    def _digest_schedule(cls, value: str) -> str:
+        parse_weekly(value)  # raises ValueError with the reason
+        return value
+
+    @property
+    def digest_at(self) -> tuple[int, time] | None:
+        """(weekday, local time) of the weekly digest; None when switched off."""
+        return parse_weekly(self.digest_schedule)
 
     @property
     def quiet(self) -> QuietHours:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.services.checkins import CheckinService
+from bot.services.digest import Period
+from bot.services.digests import DigestDelivery
 from bot.services.owners import ASK_AT_HOUR, OwnerCheckinService
 from bot.services.reminders import ReminderService
 from dialogs.org import zone_of
@@ -41,11 +44,13 @@ class CheckinScheduler:
         default_zone: str,
         reminders: ReminderService | None = None,
         owners: OwnerCheckinService | None = None,
+        digests: DigestDelivery | None = None,
     ) -> None:
         self.store = store
         self.checkins = checkins
         self.reminders = reminders
         self.owners = owners
+        self.digests = digests
         self.lease = lease
         self.clock = clock
         self.default_zone = default_zone
@@ -79,7 +84,30 @@ class CheckinScheduler:
             ran += await self._reminders(self.reminders, now)
         if self.owners is not None:
             ran += await self._owners(self.owners, now)
+        if self.digests is not None:
+            ran += await self._digests(self.digests, now)
         return ran
+
+    async def _digests(self, digests: DigestDelivery, now: datetime) -> list[str]:
+        """The weekly digest of the week that ended, once, inside its send window."""
+        schedule = digests.settings.digest_at
+        if schedule is None:
+            return []
+        weekday, at = schedule
+        zone = ZoneInfo(digests.settings.timezone)
+        local = now.astimezone(zone)
+        start = local - timedelta(days=(local.weekday() - weekday) % 7)
+        due = datetime.combine(start.date(), at, zone)
+        if not due <= now < due + SEND_WINDOW:
+            return []
+        period = Period.last_complete(now, digests.settings.timezone)
+
+        async def deliver() -> None:
+            await digests.deliver(period, now)
+
+        if await self.lease.run_once("digest", period.key, deliver):
+            return [f"digest@{period.key}"]
+        return []
 
     async def _owners(self, owners: OwnerCheckinService, now: datetime) -> list[str]:
         """Owners are asked monthly and the day after a date passed, from 10:00 local."""

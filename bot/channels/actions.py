@@ -25,6 +25,7 @@ from bot.services.messages import (
     ServiceEvent,
     SetLanguage,
     SetMeasureStatus,
+    ShowDigest,
     ShowMeasures,
     ShowPrivacy,
     ShowRounds,
@@ -150,6 +151,7 @@ COMMANDS: dict[str, Callable[[str], Event]] = {
     "rounds": lambda _rest: ManageRounds(),
     "remind": _remind,
     "settings": lambda rest: ChangeSettings(rest),
+    "digest": lambda rest: ShowDigest(rest.strip()[:20]),
 }
 """Slash commands, the same in every channel (Norwegian aliases below)."""
 
@@ -157,6 +159,7 @@ MENU = (
     "start",
     "status",
     "measures",
+    "digest",
     "rounds",
     "remind",
     "resume",
@@ -186,6 +189,7 @@ ALIASES = {
     "paminn": "remind",
     "innstillinger": "settings",
     "innstillingar": "settings",
+    "oversikt": "digest",
 }
 
 

@@ -10,6 +10,8 @@ from typing import get_args
 
 from bot.services.account import AccountCommands
 from bot.services.coordination import CoordinatorCommands
+from bot.services.digest import DigestService
+from bot.services.digests import DigestDelivery
 from bot.services.measures import MeasureCommands
 from bot.services.messages import (
     BeginRound,
@@ -30,6 +32,7 @@ from bot.services.messages import (
     SendReminders,
     SetLanguage,
     SetMeasureStatus,
+    ShowDigest,
     ShowMeasures,
     ShowPrivacy,
     ShowRounds,
@@ -73,6 +76,7 @@ class ConversationService:
         self.measures = MeasureCommands()
         self.preferences = SettingsCommands(settings)
         self.coordination = CoordinatorCommands(ReminderService(store, catalog, settings))
+        self.digests = DigestDelivery(DigestService(store, settings))
 
     async def handle(self, channel: str, external_id: str, event: Event, now: datetime) -> Reply:
         """Handle one event from one channel address, in one transaction."""
@@ -197,6 +201,8 @@ class ConversationService:
             restarted = await self.account.unpause(tx, person, locale)
             greeting = await self._greeting(tx, person, locale, now)
             return ((restarted,) if restarted else ()) + greeting
+        if isinstance(event, ShowDigest):
+            return await self.digests.on_demand(tx, person, locale, event.period, now)
         if isinstance(event, ManageRounds | PlanReminder | SendReminders):
             actor = await self._actor(tx, person)
             if isinstance(event, SendReminders):

@@ -119,6 +119,13 @@ class ChangeSettings:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class ShowDigest:
+    """A leader's digest on demand (`/digest`, optionally for an ISO week)."""
+
+    period: str = ""
+
+
 ServiceEvent = (
     BeginRound
     | SetLanguage
@@ -138,6 +145,7 @@ ServiceEvent = (
     | PlanReminder
     | SendReminders
     | ChangeSettings
+    | ShowDigest
 )
 Event = engine.Event | ServiceEvent
 
@@ -194,4 +202,35 @@ class DataExport:
     content: str
 
 
-Message = engine.Message | Invitation | LanguageMenu | Prompt | DataExport
+@dataclass(frozen=True)
+class Picture:
+    """A text with an image (the digest and its chart); `image` is PNG, base64-encoded."""
+
+    key: str
+    text: str
+    image: str | None
+    alt: str
+
+    def payload(self) -> dict[str, object]:
+        """The channel-neutral JSON (the web chat's line and the outbox body)."""
+        return {
+            "type": "picture",
+            "key": self.key,
+            "text": self.text,
+            "image": self.image,
+            "alt": self.alt,
+        }
+
+    @classmethod
+    def from_payload(cls, body: dict[str, object]) -> Picture:
+        """The inverse of `payload`."""
+        image = body.get("image")
+        return cls(
+            str(body.get("key", "")),
+            str(body.get("text", "")),
+            image if isinstance(image, str) else None,
+            str(body.get("alt", "")),
+        )
+
+
+Message = engine.Message | Invitation | LanguageMenu | Prompt | DataExport | Picture

@@ -12,6 +12,7 @@ from dialogs.rhythm import QuietHours, parse_period, parse_window
 from storage.store import Transaction
 
 OFF = ("off", "av", "ingen", "none")
+ON = ("on", "på")
 
 
 def _say(key: str, locale: str, **params: object) -> engine.Say:
@@ -27,13 +28,17 @@ class SettingsCommands:
     async def handle(
         self, tx: Transaction, person: PersonRecord, locale: str, text: str, now: datetime
     ) -> engine.Say:
-        """`/settings`, `/settings window 15-21|off`, `/settings away FIRST..LAST|off`."""
+        """`/settings`, `window 15-21|off`, `away FIRST..LAST|off`, `digest on|off`."""
         what, _, value = text.strip().partition(" ")
         what, value = what.lower(), value.strip()
         if what in ("window", "vindu", "vindauge"):
             return await self._window(tx, person, locale, value)
         if what in ("away", "borte", "fravær", "fråvær"):
             return await self._away(tx, person, locale, value, now)
+        if what in ("digest", "oversikt") and value.lower() in (*OFF, *ON):
+            opt_out = value.lower() in OFF
+            await tx.org.set_digest_opt_out(person.id, opt_out)
+            return _say("preferences.digest_off" if opt_out else "preferences.digest_on", locale)
         return self.show(person, locale)
 
     def show(self, person: PersonRecord, locale: str) -> engine.Say:

@@ -9,7 +9,6 @@ tests/bot/test_telegram.py has the same for Telegram.
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any

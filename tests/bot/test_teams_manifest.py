@@ -128,10 +128,10 @@ def test_command_list_matches_the_channel_commands() -> None:
     assert set(teams.COMMAND_MENU) == {
         "status",
         "measures",
+        "digest",
         "rounds",
         "remind",
         "settings",
-        "language",
         "help",
         "privacy",
         "mydata",

@@ -47,10 +47,10 @@ EXTRA_LANGUAGES = ("nb", "nn")
 COMMAND_MENU = (
     "status",
     "measures",
+    "digest",
     "rounds",
     "remind",
     "settings",
-    "language",
     "help",
     "privacy",
     "mydata",

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.channels.actions import event_payload
-from bot.services.messages import DataExport, Invitation, LanguageMenu, Message, Prompt
+from bot.services.messages import (
+    DataExport,
+    Invitation,
+    LanguageMenu,
+    Message,
+    Picture,
+    Prompt,
+)
 from dialogs import engine
 from dialogs.i18n import translate
 
@@ -160,13 +167,25 @@ def render_message(message: Message, locale: str) -> TeamsOut:
     if isinstance(message, DataExport):
         body = [text_block(message.text), literal_block(message.content, fontType="Monospace")]
         return TeamsOut(body, summary=message.text)
+    if isinstance(message, Picture):
+        return _picture(message)
     return TeamsOut(
         [text_block(message.text)], tuple(_action_buttons(message.actions)), summary=message.text
     )
 
 
+def _picture(picture: Picture) -> TeamsOut:
+    body = [text_block(picture.text)]
+    if picture.image:
+        url = f"data:image/png;base64,{picture.image}"
+        body.append({"type": "Image", "url": url, "altText": picture.alt})
+    return TeamsOut(body, summary=picture.text)
+
+
 def render_payload(body: Json) -> TeamsOut:
     """A proactive outbox body (the channel-neutral JSON of an invitation or a notice)."""
+    if body.get("type") == "picture":
+        return _picture(Picture.from_payload(body))
     buttons = tuple(
         CardButton(f"{r['label']}: {r['title']}", {"type": "begin", "round_id": r["round_id"]})
         for r in body.get("rounds", [])

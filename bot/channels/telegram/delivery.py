@@ -38,7 +38,13 @@ async def keyboard(
 async def deliver(
     bot: Bot, store: Store, identity_id: int, chat_id: int, out: TelegramOut
 ) -> TelegramMessage:
-    """Send one rendered message (text with keyboard, or a document)."""
+    """Send one rendered message (text with keyboard, a document, or text and a photo)."""
+    if out.photo is not None:
+        # A photo caption holds 1024 characters: the text goes first, the picture after it.
+        await bot.send_message(chat_id, out.text, parse_mode=ParseMode.HTML)
+        return await bot.send_photo(
+            chat_id, photo=out.photo, caption=out.caption, parse_mode=ParseMode.HTML
+        )
     if out.document is not None:
         filename, content = out.document
         return await bot.send_document(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
 from bot.channels.actions import event_payload
-from bot.services.messages import DataExport, Invitation, LanguageMenu, Message, Prompt
+from bot.services.messages import (
+    DataExport,
+    Invitation,
+    LanguageMenu,
+    Message,
+    Picture,
+    Prompt,
+)
 from dialogs import engine
 
 SHORT_LABEL = 18
@@ -33,6 +41,9 @@ class TelegramOut:
     text: str
     rows: tuple[tuple[Key, ...], ...] = ()
     document: tuple[str, bytes] | None = None
+    photo: bytes | None = None
+    """A picture sent after the text (its caption is the picture's alt text)."""
+    caption: str = ""
     item_id: str | None = None
     toggles: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -142,11 +153,20 @@ def render_message(message: Message, page: int = 0) -> TelegramOut:
         return TelegramOut(
             escape(message.text), document=(message.filename, message.content.encode("utf-8"))
         )
+    if isinstance(message, Picture):
+        return _picture(message)
     return TelegramOut(escape(message.text), tuple(_rows(_action_keys(message.actions))))
+
+
+def _picture(picture: Picture) -> TelegramOut:
+    photo = base64.b64decode(picture.image) if picture.image else None
+    return TelegramOut(escape(picture.text), photo=photo, caption=escape(picture.alt))
 
 
 def render_payload(body: dict[str, Any]) -> TelegramOut:
     """A proactive outbox body (the channel-neutral JSON of an invitation or a notice)."""
+    if body.get("type") == "picture":
+        return _picture(Picture.from_payload(body))
     keys = [
         Key(f"{r['label']}: {r['title']}", {"type": "begin", "round_id": r["round_id"]})
         for r in body.get("rounds", [])

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.channels.actions import event_payload
-from bot.services.messages import DataExport, Invitation, LanguageMenu, Message, Prompt
+from bot.services.messages import (
+    DataExport,
+    Invitation,
+    LanguageMenu,
+    Message,
+    Picture,
+    Prompt,
+)
 from dialogs import engine
 
 
@@ -67,6 +74,8 @@ def render_message(message: Message) -> dict[str, Any]:
                 {"label": b.label, "request": event_payload(b.event)} for b in message.buttons
             ],
         }
+    if isinstance(message, Picture):
+        return message.payload()
     if isinstance(message, DataExport):
         return {
             "type": "export",

@@ -82,6 +82,13 @@
       const list = el("div", { class: "actions" });
       message.buttons.forEach((b) => list.appendChild(button(b.label, b.request, b.label)));
       item.appendChild(list);
+    } else if (message.type === "picture") {
+      item.appendChild(el("p", { class: "lines" }, message.text));
+      if (message.image) {
+        const image = el("img", { alt: message.alt });
+        image.src = `data:image/png;base64,${message.image}`;
+        item.appendChild(image);
+      }
     } else if (message.type === "export") {
       item.appendChild(el("p", {}, message.text));
       const link = el("a", { download: message.filename }, message.filename);
