@@ -18,11 +18,14 @@ from bot.channels.web.routes import WebChat
 from bot.channels.web.sender import WebChatSender
 from bot.services.checkins import CheckinService
 from bot.services.conversation import ConversationService
+from bot.services.digest import DigestService
+from bot.services.digests import DigestDelivery
 from bot.services.owners import OwnerCheckinService
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.services.reminders import ReminderService
 from bot.services.rounds import RoundService
 from bot.settings import Settings
+from bot.web.routes import DashboardApp
 from scheduler.jobs import CheckinScheduler
 from scheduler.lease import SchedulerLease
 from scheduler.outbox import OutboxDrainer
@@ -92,13 +95,16 @@ async def secret_key(settings: Settings, store: Store) -> bytes:
 def create_app(
     settings: Settings, clock: Callable[[], datetime] = utcnow, drain_interval: float = 1.0
 ) -> web.Application:
-    """The application: web chat routes now, Telegram and Teams routes when configured."""
+    """The application: web chat and dashboard routes, Telegram and Teams when configured."""
     app = web.Application(client_max_size=1024 * 1024)
     services = build_services(settings, clock)
     app[SERVICES] = services
 
     chat = WebChat(services.store, services.conversation, settings, b"", clock)
     chat.register(app)
+    DashboardApp(
+        services.store, services.catalog, services.reminders, settings, clock
+    ).register(app)
     telegram = None
     if settings.telegram_bot_token is not None:
         telegram = TelegramChannel(settings, services.store, services.conversation, clock)
@@ -123,6 +129,7 @@ def create_app(
             settings.timezone,
             services.reminders,
             OwnerCheckinService(services.store, settings),
+            DigestDelivery(DigestService(services.store, settings)),
         )
         await scheduler.start()
         yield

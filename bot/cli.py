@@ -1,12 +1,15 @@
-"""The `followup` command: serve, database, imports, questionnaires, rounds, reminders."""
+"""The `followup` command: serve, database, imports, rounds, reminders, digests, results."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
@@ -20,12 +23,16 @@ from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.links import deep_link, telegram_username, write_qr
 from bot.services.account import new_code
 from bot.services.checkins import CheckinService
+from bot.services.digest import DigestError, DigestService
+from bot.services.digest_chart import render_chart
+from bot.services.digest_render import render_html, render_json, render_text
 from bot.services.imports import ImportError_, ImportService
 from bot.services.reminders import ReminderError, lift_text, report_text
-from bot.services.results import ResultsFormat, ResultsService
+from bot.services.results import ResultsFormat, ResultsRequest, ResultsService
 from bot.services.rounds import RoundError
 from bot.services.seed import database_is_empty, load_examples
 from bot.settings import Settings, SettingsError, load_settings
+from bot.web.auth import AccountError, DashboardAuth, new_password
 from dialogs import policy
 from dialogs.loader import QuestionnaireError, load_questionnaire
 from dialogs.model import MeasureStatus, Role
@@ -48,6 +55,7 @@ round_app = typer.Typer(help="Rounds: a questionnaire sent to units.", no_args_i
 teams_app = typer.Typer(help="Microsoft Teams.", no_args_is_help=True)
 checkin_app = typer.Typer(help="Measure check-ins.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Proactive messages waiting to be sent.", no_args_is_help=True)
+user_app = typer.Typer(help="Dashboard log-ins (accounts of known people).", no_args_is_help=True)
 for sub, name in [
     (db_app, "db"),
     (org_app, "org"),
@@ -59,6 +67,7 @@ for sub, name in [
     (teams_app, "teams"),
     (outbox_app, "outbox"),
     (checkin_app, "checkin"),
+    (user_app, "user"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -94,6 +103,7 @@ def _with_services(work: Callable[[Services, Settings], Awaitable[T]], action: A
     try:
         return asyncio.run(main())
     except (
+        DigestError,
         ImportError_,
         RoundError,
         ReminderError,
@@ -416,6 +426,49 @@ def remind(
         typer.echo(line)
 
 
+class DigestFormat(StrEnum):
+    """Output formats of `followup digest`."""
+
+    TEXT = "text"
+    JSON = "json"
+    HTML = "html"
+
+
+@app.command()
+def digest(
+    leader: Annotated[str, typer.Option(help="The leader: e-mail or person id.")],
+    period: Annotated[
+        str | None, typer.Option(help="ISO week, e.g. 2026-W47 (default: the last full week).")
+    ] = None,
+    format: Annotated[DigestFormat, typer.Option("--format", help="Output format.")] = (
+        DigestFormat.TEXT
+    ),
+    locale: Annotated[str | None, typer.Option(help="nb, nn or en.")] = None,
+    chart: Annotated[Path | None, typer.Option(help="Also write the PNG chart here.")] = None,
+) -> None:
+    """A leader's digest for one week, as it would be sent (recorded in the audit log)."""
+
+    async def work(services: Services, settings: Settings) -> str:
+        service = DigestService(services.store, settings)
+        leader_id = int(leader) if leader.isdigit() else await service.leader_by_email(leader)
+        found = await service.for_leader(leader_id, service.period(period, utcnow()))
+        await service.record_view(found, None, "cli", utcnow())
+        language = locale or settings.default_locale
+        if chart is not None:
+            png = render_chart(found, language)
+            if png is not None:
+                chart.write_bytes(png)
+        if format is DigestFormat.JSON:
+            return json.dumps(render_json(found), ensure_ascii=False, indent=2)
+        if format is DigestFormat.HTML:
+            png = render_chart(found, language)
+            encoded = base64.b64encode(png).decode() if png else None
+            return render_html(found, language, encoded)
+        return render_text(found, language)
+
+    typer.echo(_with_services(work, Action.VIEW_DIGEST))
+
+
 @app.command()
 def results(
     round_id: int,
@@ -424,15 +477,56 @@ def results(
     ),
     locale: Annotated[str | None, typer.Option(help="nb, nn or en.")] = None,
     by_unit: Annotated[bool, typer.Option(help="Add a breakdown by unit.")] = False,
-) -> None:
-    """Results of a round (n, %, denominators; groups under k are suppressed)."""
-    output = _with_services(
-        lambda s, settings: ResultsService(s.store, s.catalog, settings).render(
-            round_id, format, locale or settings.default_locale, by_unit
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Cross-tab by a single-choice item (its id) or by 'role' (identified rounds).",
         ),
-        Action.VIEW_RESULTS,
+    ] = None,
+    free_text: Annotated[
+        bool, typer.Option(help="Include free-text answers and comments (at least k writers).")
+    ] = False,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            help="Replace person names in free text with «[navn]» (implies --free-text)."
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file (required for xlsx) instead of stdout.")
+    ] = None,
+) -> None:
+    """Results of a round (n, %, denominators; groups under k are suppressed); audited."""
+    if format == ResultsFormat.XLSX and output is None:
+        typer.echo("error: --format xlsx needs --output FILE.xlsx", err=True)
+        raise typer.Exit(1)
+    request = ResultsRequest(by_unit=by_unit, by=by, free_text=free_text, redact=redact)
+
+    async def export(services: Services, settings: Settings) -> bytes:
+        service = ResultsService(services.store, services.catalog, settings)
+        data = await service.export(
+            round_id, format, locale or settings.default_locale, request=request
+        )
+        # Recorded before anything is written: no export leaves without its audit row.
+        await service.record_export(round_id, format, "cli", None, utcnow())
+        return data
+
+    data = _with_services(
+        export, Action.VIEW_RESULTS if format == ResultsFormat.TEXT else Action.EXPORT_RESULTS
     )
-    sys.stdout.write(output)
+    if output is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(output)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        typer.echo(f"error: cannot write {output}: {error.strerror}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"results of round {round_id} written to {output}", err=True)
 
 
 @checkin_app.command("open")
@@ -503,6 +597,68 @@ def teams_manifest(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Teams app package written to {path}")
+
+
+MIN_PASSWORD = 10
+
+
+def _password(from_stdin: bool) -> str:
+    """A password read from standard input (one line), or a generated one."""
+    if not from_stdin:
+        return new_password()
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        typer.echo(f"error: the password must have at least {MIN_PASSWORD} characters", err=True)
+        raise typer.Exit(1)
+    return password
+
+
+def _account_command(
+    work: Callable[[DashboardAuth], Awaitable[object]],
+) -> Callable[[Services, Settings], Awaitable[None]]:
+    async def run(services: Services, settings: Settings) -> None:
+        try:
+            await work(DashboardAuth(services.store, settings, utcnow))
+        except AccountError as error:
+            raise LookupError(str(error)) from None
+
+    return run
+
+
+PASSWORD_STDIN = typer.Option(
+    "--password-stdin", help="Read the password from standard input instead of generating one."
+)
+
+
+@user_app.command("add")
+def user_add(email: str, password_stdin: Annotated[bool, PASSWORD_STDIN] = False) -> None:
+    """Give a person of the roster (by e-mail) a dashboard log-in; prints a generated password."""
+    password = _password(password_stdin)
+    _with_services(_account_command(lambda auth: auth.add(email, password)), Action.MANAGE_USERS)
+    typer.echo(f"dashboard account created for {email.strip().lower()}")
+    if not password_stdin:
+        typer.echo(f"password: {password}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    email: str, password_stdin: Annotated[bool, PASSWORD_STDIN] = False
+) -> None:
+    """A new password (unlocks and re-enables the account, ends its sessions)."""
+    password = _password(password_stdin)
+    _with_services(
+        _account_command(lambda auth: auth.reset_password(email, password)), Action.MANAGE_USERS
+    )
+    typer.echo(f"password reset for {email.strip().lower()}")
+    if not password_stdin:
+        typer.echo(f"password: {password}")
+
+
+@user_app.command("disable")
+def user_disable(email: str) -> None:
+    """Refuse every log-in of this account from now on and end its sessions."""
+    _with_services(_account_command(lambda auth: auth.disable(email)), Action.MANAGE_USERS)
+    typer.echo(f"dashboard account of {email.strip().lower()} disabled")
 
 
 def main() -> None:

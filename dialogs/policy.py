@@ -101,6 +101,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
             Action.SET_MEASURE_STATUS,
         ),
         Role.COORDINATOR: _rights(
+            Action.VIEW_DIGEST,  # to preview what the leaders of their units receive
             Action.VIEW_RESULTS,
             Action.EXPORT_RESULTS,
             Action.VIEW_RESPONSE_RATES,

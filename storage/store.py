@@ -8,6 +8,8 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from storage.accounts import AccountRepository
+from storage.audit import AuditRepository
 from storage.database import create_engine, session_factory
 from storage.followups import OwnerCheckinRepository, ReminderRepository
 from storage.outbox import ButtonTokenRepository, OutboxRepository, WebMailboxRepository
@@ -93,6 +95,16 @@ class Transaction:
     def service_settings(self) -> ServiceSettingRepository:
         """Generated service values."""
         return ServiceSettingRepository(self.session)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        """The audit log (exports, digest views, deletions)."""
+        return AuditRepository(self.session)
+
+    @cached_property
+    def accounts(self) -> AccountRepository:
+        """Dashboard accounts and sessions."""
+        return AccountRepository(self.session)
 
 
 class Store:

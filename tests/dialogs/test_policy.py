@@ -43,6 +43,7 @@ SUBTREE = {
         Action.SET_MEASURE_STATUS,
     },
     Role.COORDINATOR: {
+        Action.VIEW_DIGEST,
         Action.VIEW_RESULTS,
         Action.EXPORT_RESULTS,
         Action.VIEW_RESPONSE_RATES,
@@ -173,5 +174,5 @@ def test_roles_table_lists_every_action_and_role():
     assert all(f"`{role}`" in header for role in Role)
     assert [line.split("|")[1].strip() for line in lines[2:]] == [f"`{a}`" for a in Action]
     assert all(line.count("|") == len(Role) + 2 for line in lines)
-    assert "| `view_digest` | — | unit + sub-units | — | all | — | — |" in lines
+    assert "| `view_digest` | — | unit + sub-units | unit + sub-units | all | — | — |" in lines
     assert "| `answer` | own data |" in table
