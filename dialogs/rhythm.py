@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
@@ -250,7 +251,13 @@ def norwegian_holidays(years: Iterable[int]) -> frozenset[date]:
     Returns:
         The holiday dates.
     """
-    calendar = holidays_lib.country_holidays("NO", years=sorted(set(years)), include_sundays=False)
+    return _holidays(tuple(sorted(set(years))))
+
+
+@cache
+def _holidays(years: tuple[int, ...]) -> frozenset[date]:
+    # Cached: building the calendar costs milliseconds, and every send time asks for it.
+    calendar = holidays_lib.country_holidays("NO", years=list(years), include_sundays=False)
     return frozenset(calendar.keys())
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 MAX_KEYS = 100_000
+WINDOW = 1.02
+"""Seconds over which actual sends are counted: the channel's sliding second, plus slack for
+the milliseconds a request takes to arrive."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class RateLimiter:
         # The overall budget is a grid of slots 1/rate apart; a message waiting for its
         # recipient takes a later slot without holding up messages to other recipients.
         self._taken: set[int] = set()
+        self._sent: deque[float] = deque()
 
     def reserve(self, recipient: str) -> float:
         """Book the next slot for `recipient`; returns the monotonic time it starts."""
@@ -68,6 +73,26 @@ class RateLimiter:
         delay = self.reserve(recipient) - self.clock()
         if delay > 0:
             await self.sleep(delay)
+
+    async def admit(self) -> None:
+        """Call right before each request: at most `rate` sends in any WINDOW (> 1 s).
+
+        Slots keep sends evenly spaced, but a loaded event loop wakes several late sends at
+        once; counting the actual send times, the way a channel counts arrivals, stops such a
+        bunch from making one window too many (a 429 and a pause cost far more than a wait).
+        """
+        rate = self.limits.overall
+        if not rate or rate < 2:
+            return
+        cap = math.floor(rate)
+        while True:
+            now = self.clock()
+            while self._sent and self._sent[0] <= now - WINDOW:
+                self._sent.popleft()
+            if len(self._sent) < cap:
+                self._sent.append(now)
+                return
+            await self.sleep(self._sent[0] + WINDOW - now)
 
     def pause(self, seconds: float, recipient: str | None = None) -> None:
         """The channel said "slow down": no slot (for everyone, or one recipient) before then."""

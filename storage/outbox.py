@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import models as m
 from storage.models import utcnow
 
+CHUNK = 500
+"""Rows per statement in bulk reads and writes."""
+
 
 @dataclass(frozen=True)
 class OutboxRow:
@@ -75,6 +78,31 @@ class OutboxRepository:
         await self.session.flush()
         return True
 
+    async def enqueue_many(self, messages: list[dict[str, Any]]) -> set[str]:
+        """Add many messages at once (keys already present are skipped); returns the added keys.
+
+        Each dict has the `enqueue` arguments as `OutboxMessage` columns: idempotency_key,
+        purpose, channel, payload, person_id, identity_id, not_before, batch.
+        """
+        keys = [message["idempotency_key"] for message in messages]
+        existing: set[str] = set()
+        for start in range(0, len(keys), CHUNK):
+            existing |= set(
+                await self.session.scalars(
+                    select(m.OutboxMessage.idempotency_key).where(
+                        m.OutboxMessage.idempotency_key.in_(keys[start : start + CHUNK])
+                    )
+                )
+            )
+        fresh = [
+            {"status": "pending", "attempts": 0, "created_at": utcnow(), **message}
+            for message in messages
+            if message["idempotency_key"] not in existing
+        ]
+        for start in range(0, len(fresh), CHUNK):
+            await self.session.execute(insert(m.OutboxMessage), fresh[start : start + CHUNK])
+        return {message["idempotency_key"] for message in fresh}
+
     async def claim(self, worker: str, now: datetime, limit: int, lease: float) -> list[OutboxRow]:
         """Take up to `limit` due messages whose lease is free or expired."""
         query = (
@@ -83,6 +111,11 @@ class OutboxRepository:
                 m.OutboxMessage.status == "pending",
                 m.OutboxMessage.not_before <= now,
                 (m.OutboxMessage.claimed_until.is_(None)) | (m.OutboxMessage.claimed_until < now),
+                # Not our own rows still in flight because a slow send outlived the lease; only
+                # after a second lease do we take them back (a pump that failed mid-way).
+                (m.OutboxMessage.claimed_by.is_(None))
+                | (m.OutboxMessage.claimed_by != worker)
+                | (m.OutboxMessage.claimed_until < now - timedelta(seconds=lease)),
             )
             .order_by(m.OutboxMessage.id)
             .limit(limit)

@@ -38,6 +38,8 @@ from storage.database import insert_for
 from storage.models import utcnow
 
 SCATTER_ROWS = 3
+CHUNK = 500
+"""Ids per IN (...) list: well under every database's parameter limit."""
 
 
 def hash_code(code: str) -> str:
@@ -331,6 +333,24 @@ class OrgRepository:
         rows = await self.session.scalars(query.order_by(m.Identity.id))
         return [_identity(row) for row in rows]
 
+    async def first_identities(self, person_ids: Iterable[int]) -> dict[int, IdentityRecord]:
+        """Each person's oldest reachable identity (where proactive messages go), in bulk."""
+        wanted = sorted(set(person_ids))
+        found: dict[int, IdentityRecord] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = await self.session.scalars(
+                select(m.Identity)
+                .where(
+                    m.Identity.person_id.in_(wanted[start : start + CHUNK]),
+                    m.Identity.reachable.is_(True),
+                )
+                .order_by(m.Identity.id)
+            )
+            for row in rows:
+                if row.person_id is not None:
+                    found.setdefault(row.person_id, _identity(row))
+        return found
+
     async def reachable_people(self) -> set[int]:
         """Ids of people with at least one reachable chat identity."""
         rows = await self.session.scalars(
@@ -539,16 +559,22 @@ class RoundRepository:
         )
         return {locale: text for locale, text in rows}
 
-    async def mark_reminded(self, round_id: int, person_id: int, now: datetime) -> None:
-        """Count one more reminder to a person in a round."""
-        await self.session.execute(
-            update(m.Participation)
-            .where(m.Participation.round_id == round_id, m.Participation.person_id == person_id)
-            .values(
-                reminders_sent=m.Participation.reminders_sent + 1,
-                last_reminded_at=now,
+    async def mark_reminded(self, round_id: int, person_ids: Iterable[int], now: datetime) -> None:
+        """Count one more reminder to each of these people in a round."""
+        wanted = sorted(set(person_ids))
+        for start in range(0, len(wanted), CHUNK):
+            await self.session.execute(
+                update(m.Participation)
+                .where(
+                    m.Participation.round_id == round_id,
+                    m.Participation.person_id.in_(wanted[start : start + CHUNK]),
+                )
+                .values(
+                    reminders_sent=m.Participation.reminders_sent + 1,
+                    last_reminded_at=now,
+                )
+                .execution_options(synchronize_session=False)
             )
-        )
 
     async def set_closes_at(self, round_id: int, closes_at: datetime) -> None:
         """Extend (or shorten) the deadline."""

@@ -25,6 +25,8 @@ class OutboundMessage:
     locale: str
     body: dict[str, Any] = field(default_factory=dict)
     """JSON content, e.g. {"text": ..., "actions": [{"kind": "begin", "round_id": 3, ...}]}."""
+    outbox_id: int | None = None
+    """The outbox row it comes from (a sender may prepare work for it ahead, keyed by this)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,11 @@ SendResult = Sent | RetryAfter | Unreachable | Failed
 
 
 class Sender(Protocol):
-    """Delivers one outbound message in one channel."""
+    """Delivers one outbound message in one channel.
+
+    A sender may also have `async prepare(messages)`, called with a group of messages about to
+    be sent, to do their database work in one transaction (Telegram's button tokens).
+    """
 
     channel: str
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.services.delivery import invitation_body, person_locale, round_text, send_time
 from bot.services.questionnaires import QuestionnaireCatalog
@@ -15,9 +16,7 @@ from dialogs.i18n import translate
 from dialogs.org import ancestor_ids, zone_of
 from dialogs.privacy import can_show_rate
 from dialogs.records import (
-    ParticipationRecord,
     ParticipationStatus,
-    PersonRecord,
     ReminderRunRecord,
     RoundRecord,
 )
@@ -201,21 +200,46 @@ class ReminderService:
         participations = {
             p.person_id: p for p in await tx.rounds.participations(round_id) if p.person_id
         }
+        people = {p.id: p for p in await tx.org.people()}
+        identities = await tx.org.first_identities(plan.recipients)
         texts = await tx.rounds.texts(round_id, "reminder")
-        queued = away = 0
+        titles: dict[str, str] = {}
+        messages: list[dict[str, Any]] = []
+        away = 0
+        # In bulk: one query per kind of data and one insert per 500 messages, so a round of
+        # thousands holds the write lock for seconds, not minutes.
         for person_id in plan.recipients:
-            person = await tx.org.person(person_id)
-            participation = participations[person_id]
-            if person is None:
+            person, identity = people.get(person_id), identities.get(person_id)
+            if person is None or identity is None:
                 continue
+            participation = participations[person_id]
             zone = zone_of(units, participation.unit_id, self.settings.timezone)
             at = send_time(person, zone, now, self.settings)
             if at >= round_.closes_at:
                 away += 1  # away (or quiet) until the round closes: no point
                 continue
-            if await self._queue(tx, run, round_, person, participation, texts, zone, at):
-                await tx.rounds.mark_reminded(round_id, person_id, now)
-                queued += 1
+            locale = person_locale(person, [participation.unit_id], units, self.settings)
+            if locale not in titles:
+                titles[locale] = await self.title(tx, round_, locale)
+            title = titles[locale]
+            text = round_text(texts, round_, title, person, locale, "reminders.text", zone)
+            messages.append(
+                {
+                    "idempotency_key": f"reminder:{round_id}:{person_id}:"
+                    f"{participation.reminders_sent + 1}",
+                    "purpose": "reminder",
+                    "channel": identity.channel,
+                    "payload": invitation_body("reminders.text", locale, text, round_id, title),
+                    "person_id": person_id,
+                    "identity_id": identity.id,
+                    "not_before": at,
+                    "batch": run.batch,
+                }
+            )
+        added = await tx.outbox.enqueue_many(messages)
+        reminded = [m["person_id"] for m in messages if m["idempotency_key"] in added]
+        await tx.rounds.mark_reminded(round_id, reminded, now)
+        queued = len(reminded)
         counts = RunCounts(
             queued=queued,
             already_answered=plan.counts[Verdict.ALREADY_ANSWERED],
@@ -229,36 +253,6 @@ class ReminderService:
         stored = await tx.reminders.run(run_id)
         assert stored is not None
         return stored
-
-    async def _queue(
-        self,
-        tx: Transaction,
-        run: ReminderRunRecord,
-        round_: RoundRecord,
-        person: PersonRecord,
-        participation: ParticipationRecord,
-        texts: dict[str, str],
-        zone: str,
-        at: datetime,
-    ) -> bool:
-        identities = await tx.org.identities_of(person.id)
-        if not identities:
-            return False
-        units = {u.id: u for u in await tx.org.units()}
-        locale = person_locale(person, [participation.unit_id], units, self.settings)
-        title = await self.title(tx, round_, locale)
-        text = round_text(texts, round_, title, person, locale, "reminders.text", zone)
-        identity = identities[0]
-        return await tx.outbox.enqueue(
-            f"reminder:{round_.id}:{person.id}:{participation.reminders_sent + 1}",
-            "reminder",
-            identity.channel,
-            invitation_body("reminders.text", locale, text, round_.id, title),
-            person.id,
-            identity.id,
-            not_before=at,
-            batch=run.batch,
-        )
 
     # -- texts and automatic reminders --------------------------------------------------
 

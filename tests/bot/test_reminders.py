@@ -119,7 +119,7 @@ async def remind_earlier(services: Services, round_id: int, name: str, *ago: tim
     async with services.store.transaction() as tx:
         pid = await _pid(tx, name)
         for delta in ago:
-            await tx.rounds.mark_reminded(round_id, pid, NOW - delta)
+            await tx.rounds.mark_reminded(round_id, [pid], NOW - delta)
 
 
 async def pause(services: Services, name: str) -> None:

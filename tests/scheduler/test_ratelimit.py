@@ -6,7 +6,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.ratelimit import Limits, RateLimiter
+from scheduler.ratelimit import WINDOW, Limits, RateLimiter
 
 
 class FakeTime:
@@ -32,6 +32,23 @@ def test_overall_rate_spaces_every_send():
 def test_one_chat_gets_one_message_a_second_while_others_go_on():
     got = slots(Limits(30, 1), ["a", "a", "b", "a"])
     assert got[0] == 0 and got[1] == 1.0 and 0 < got[2] < 0.1 and got[3] == 2.0
+
+
+def test_sends_that_bunch_up_are_held_to_the_rate_per_window():
+    time = FakeTime()
+    limiter = RateLimiter(Limits(10, None), clock=time.clock, sleep=time.sleep)
+
+    async def burst():
+        sent = []
+        for _ in range(30):  # all woken at once, as after an event-loop stall
+            await limiter.admit()
+            sent.append(time.now)
+        return sent
+
+    sent = asyncio.run(burst())
+    for start in sent:
+        assert sum(start <= t < start + WINDOW for t in sent) <= 10
+    assert sent[10] == WINDOW and sent[20] == 2 * WINDOW  # no longer than needed
 
 
 def test_pause_after_a_429_moves_everyone_back():

@@ -13,7 +13,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot.channels.base import Failed, SendResult, Sent, Unreachable
 from bot.channels.base import RetryAfter as RetryLater
 from bot.channels.telegram.render import TelegramOut
-from storage.store import Store
+from storage.store import Store, Transaction
 
 TOKEN_PREFIX = "t:"
 
@@ -25,9 +25,18 @@ async def keyboard(
     if not out.rows:
         return None
     async with store.transaction() as tx:
-        tokens = iter(
-            await tx.buttons.issue_many(identity_id, [k.payload for row in out.rows for k in row])
-        )
+        return await keyboard_in(tx, identity_id, out)
+
+
+async def keyboard_in(
+    tx: Transaction, identity_id: int, out: TelegramOut
+) -> InlineKeyboardMarkup | None:
+    """`keyboard` inside the caller's transaction (several messages' tokens at once)."""
+    if not out.rows:
+        return None
+    tokens = iter(
+        await tx.buttons.issue_many(identity_id, [k.payload for row in out.rows for k in row])
+    )
     rows = [
         [InlineKeyboardButton(key.label, callback_data=TOKEN_PREFIX + next(tokens)) for key in row]
         for row in out.rows
@@ -36,9 +45,17 @@ async def keyboard(
 
 
 async def deliver(
-    bot: Bot, store: Store, identity_id: int, chat_id: int, out: TelegramOut
+    bot: Bot,
+    store: Store,
+    identity_id: int,
+    chat_id: int,
+    out: TelegramOut,
+    markup: InlineKeyboardMarkup | None = None,
 ) -> TelegramMessage:
-    """Send one rendered message (text with keyboard, a document, or text and a photo)."""
+    """Send one rendered message (text with keyboard, a document, or text and a photo).
+
+    `markup` is a keyboard prepared ahead (its tokens already stored); else it is made here.
+    """
     if out.photo is not None:
         # A photo caption holds 1024 characters: the text goes first, the picture after it.
         await bot.send_message(chat_id, out.text, parse_mode=ParseMode.HTML)
@@ -58,7 +75,7 @@ async def deliver(
         chat_id,
         out.text,
         parse_mode=ParseMode.HTML,
-        reply_markup=await keyboard(store, identity_id, out),
+        reply_markup=markup or await keyboard(store, identity_id, out),
         disable_web_page_preview=True,
     )
 
@@ -83,11 +100,16 @@ def classify(error: TelegramError) -> SendResult:
 
 
 async def send_safely(
-    bot: Bot, store: Store, identity_id: int, chat_id: int, out: TelegramOut
+    bot: Bot,
+    store: Store,
+    identity_id: int,
+    chat_id: int,
+    out: TelegramOut,
+    markup: InlineKeyboardMarkup | None = None,
 ) -> SendResult:
     """`deliver`, with Telegram's errors turned into a SendResult."""
     try:
-        sent = await deliver(bot, store, identity_id, chat_id, out)
+        sent = await deliver(bot, store, identity_id, chat_id, out, markup)
     except TelegramError as error:
         return classify(error)
     return Sent(str(sent.message_id))
