@@ -9,7 +9,7 @@ head's and a section leader's) can be subtracted to reveal a small group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -162,6 +162,7 @@ def build_section(
     owner_pending: frozenset[str],
     today: date,
     rules: DigestRules,
+    scope: frozenset[str] | None = None,
 ) -> UnitSection:
     """The digest section of one led unit.
 
@@ -174,11 +175,13 @@ def build_section(
         owner_pending: Measures of this unit whose owner check-in is unanswered.
         today: The digest's day (for passed deadlines).
         rules: Thresholds.
+        scope: The unit's subtree, if already known (else it is worked out from `units`).
 
     Returns:
         The section; measures not asked anywhere in the unit's subtree are left out.
     """
-    scope = subtree(units.values(), [unit_id])
+    if scope is None:
+        scope = frozenset(subtree(units.values(), [unit_id]))
     figures, too_few, unanswered, overdue = [], [], [], []
     for measure in measures:
         if not measure.asked & scope:
@@ -214,7 +217,7 @@ TOO_FEW = "too_few"
 
 
 def unit_figure(
-    unit_id: str, scope: set[str], measure: MeasureFacts, suppression: Suppression
+    unit_id: str, scope: Set[str], measure: MeasureFacts, suppression: Suppression
 ) -> MeasureFigure | str | None:
     """A measure's figure over a unit's subtree `scope`: shown, TOO_FEW, or None (no answers)."""
     counts = {

@@ -39,3 +39,23 @@ def zone_of(units: Mapping[str, UnitRecord], unit_id: str, default: str) -> str:
         if unit is not None and unit.timezone:
             return unit.timezone
     return default
+
+
+def subtrees(units: Iterable[UnitRecord]) -> dict[str, frozenset[str]]:
+    """Every unit's subtree (itself and all below), from one pass over the tree."""
+    listed = list(units)
+    children: dict[str | None, list[str]] = {}
+    for unit in listed:
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found: dict[str, frozenset[str]] = {}
+
+    def below(unit_id: str, seen: frozenset[str]) -> frozenset[str]:
+        if unit_id not in found:
+            kids = [c for c in children.get(unit_id, []) if c not in seen]  # cycles are cut
+            inner = seen | {unit_id}
+            found[unit_id] = frozenset({unit_id}).union(*(below(c, inner) for c in kids))
+        return found[unit_id]
+
+    for unit in listed:
+        below(unit.id, frozenset())
+    return found

@@ -39,6 +39,15 @@ async def round_facts(session: AsyncSession, round_id: int, anonymous: bool) -> 
     return list(latest.values())
 
 
+CHUNK = 5_000
+"""Ids per IN (...) list (asyncpg allows 32,767 parameters in one statement)."""
+
+
+def _chunks(ids: Sequence[int]) -> list[list[int]]:
+    wanted = list(ids)
+    return [wanted[start : start + CHUNK] for start in range(0, len(wanted), CHUNK)]
+
+
 async def checkin_answers(
     session: AsyncSession, round_ids: Sequence[int]
 ) -> list[tuple[int, str, str, str]]:
@@ -47,21 +56,21 @@ async def checkin_answers(
     Returns (person, unit, measure, answer code); later answers and later rounds win. Someone
     on the staff of two units (part-time positions) answers each unit's check-in for that unit.
     """
-    if not round_ids:
-        return []
-    rows = await session.execute(
-        select(m.Answer.person_id, m.Answer.unit_id, m.Answer.measure_id, m.Answer.choice)
-        .where(
-            m.Answer.round_id.in_(list(round_ids)),
-            m.Answer.response_id.is_not(None),
-            m.Answer.measure_id.is_not(None),
-            m.Answer.person_id.is_not(None),
-        )
-        .order_by(m.Answer.round_id, m.Answer.id)
-    )
     latest: dict[tuple[int, str, str], str | None] = {}
-    for person_id, unit_id, measure_id, choice in rows:
-        latest[(int(person_id or 0), str(unit_id), str(measure_id))] = choice
+    # Chunks in round order, rows in round and id order: later answers overwrite earlier ones.
+    for chunk in _chunks(sorted(round_ids)):
+        rows = await session.execute(
+            select(m.Answer.person_id, m.Answer.unit_id, m.Answer.measure_id, m.Answer.choice)
+            .where(
+                m.Answer.round_id.in_(chunk),
+                m.Answer.response_id.is_not(None),
+                m.Answer.measure_id.is_not(None),
+                m.Answer.person_id.is_not(None),
+            )
+            .order_by(m.Answer.round_id, m.Answer.id)
+        )
+        for person_id, unit_id, measure_id, choice in rows:
+            latest[(int(person_id or 0), str(unit_id), str(measure_id))] = choice
     return [
         (person, unit, measure, choice)
         for (person, unit, measure), choice in latest.items()
@@ -73,16 +82,15 @@ async def participation_counts(
     session: AsyncSession, round_ids: Sequence[int]
 ) -> dict[int, dict[str, int]]:
     """Round -> participation status -> count."""
-    if not round_ids:
-        return {}
-    rows = await session.execute(
-        select(m.Participation.round_id, m.Participation.status, func.count())
-        .where(m.Participation.round_id.in_(list(round_ids)))
-        .group_by(m.Participation.round_id, m.Participation.status)
-    )
     counts: dict[int, dict[str, int]] = {}
-    for round_id, status, count in rows:
-        counts.setdefault(int(round_id), {})[str(status)] = int(count)
+    for chunk in _chunks(round_ids):
+        rows = await session.execute(
+            select(m.Participation.round_id, m.Participation.status, func.count())
+            .where(m.Participation.round_id.in_(chunk))
+            .group_by(m.Participation.round_id, m.Participation.status)
+        )
+        for round_id, status, count in rows:
+            counts.setdefault(int(round_id), {})[str(status)] = int(count)
     return counts
 
 
@@ -90,14 +98,15 @@ async def assigned_measures(
     session: AsyncSession, round_ids: Sequence[int]
 ) -> list[tuple[str, list[str]]]:
     """(unit, assigned measures) of every participation of the given check-in rounds."""
-    if not round_ids:
-        return []
-    rows = await session.execute(
-        select(m.Participation.unit_id, m.Participation.assigned).where(
-            m.Participation.round_id.in_(list(round_ids)), m.Participation.assigned.is_not(None)
+    found: list[tuple[str, list[str]]] = []
+    for chunk in _chunks(round_ids):
+        rows = await session.execute(
+            select(m.Participation.unit_id, m.Participation.assigned).where(
+                m.Participation.round_id.in_(chunk), m.Participation.assigned.is_not(None)
+            )
         )
-    )
-    return [(str(unit), list(assigned or [])) for unit, assigned in rows]
+        found += [(str(unit), list(assigned or [])) for unit, assigned in rows]
+    return found
 
 
 async def status_history(session: AsyncSession) -> dict[str, list[tuple[datetime, str]]]:

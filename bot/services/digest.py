@@ -19,7 +19,7 @@ from dialogs.digest import (
     suppression_by_measure,
 )
 from dialogs.model import LocalizedText, MeasureStatus, Role, RoundKind
-from dialogs.org import subtree
+from dialogs.org import subtrees
 from dialogs.privacy import Suppression
 from dialogs.records import ParticipationStatus, RoundRecord, UnitRecord
 from storage import stats
@@ -79,6 +79,8 @@ class OrgFacts:
     """Units without a complete rotation cycle yet: their figures cover the cycle so far."""
     suppression: Mapping[str, Suppression]
     """The k rule per measure over the whole tree (computed once for every leader)."""
+    scopes: Mapping[str, frozenset[str]]
+    """Every unit's subtree (computed once for every leader)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class DigestService:
         """A leader's digest from the period's facts."""
         sections = []
         for unit_id in led:
-            scope = subtree(facts.units.values(), [unit_id])
+            scope = facts.scopes[unit_id]
             relevant = frozenset().union(*(facts.relevant.get(u, frozenset()) for u in scope))
             sections.append(
                 build_section(
@@ -167,6 +169,7 @@ class DigestService:
                     facts.owner_pending & relevant,
                     facts.period.last + timedelta(days=1),
                     self.rules,
+                    scope,
                 )
             )
         return LeaderDigest(leader_id, facts.period, tuple(sections), facts, self.rules)
@@ -195,7 +198,7 @@ class DigestService:
         window: list[int] = []
         partial = set()
         rates = {}
-        counts = await stats.participation_counts(tx.session, [r.id for r in rounds])
+        latest: dict[str, list[int]] = {}
         for unit_id, numbered in by_unit.items():
             numbered.sort(key=lambda pair: pair[0])
             length = cycle_length(
@@ -208,8 +211,13 @@ class DigestService:
             if not complete:
                 partial.add(unit_id)
             window += [r.id for n, r in numbered if n in chosen]
-            latest = [r.id for _, r in numbered[-2:]]
-            pairs = [_answered_of(counts.get(round_id, {})) for round_id in latest]
+            latest[unit_id] = [r.id for _, r in numbered[-2:]]
+        # Only the two latest check-ins of each unit make its rate (not the whole history).
+        counts = await stats.participation_counts(
+            tx.session, [round_id for ids in latest.values() for round_id in ids]
+        )
+        for unit_id, ids in latest.items():
+            pairs = [_answered_of(counts.get(round_id, {})) for round_id in ids]
             rates[unit_id] = RateFacts(
                 unit_id,
                 pairs[-1] if pairs else None,
@@ -254,6 +262,7 @@ class DigestService:
             relevant,
             frozenset(partial),
             suppression_by_measure(units, tuple(measures), self.rules.k),
+            subtrees(units.values()),
         )
 
     async def _staff_counts(self, tx: Transaction) -> dict[str, int]:

@@ -12,7 +12,6 @@ from bot.services.measures import status_label
 from dialogs.digest import ANSWER_CODES, MeasureFigure, RateLine, UnitSection
 from dialogs.i18n import format_day, format_percent, translate
 from dialogs.model import MeasureAnswer
-from dialogs.org import subtree
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = Environment(
@@ -118,8 +117,8 @@ def _rate_line(digest: LeaderDigest, rate: RateLine, locale: str) -> str:
     )
 
 
-def _scope_units(digest: LeaderDigest, section: UnitSection) -> set[str]:
-    return subtree(digest.facts.units.values(), [section.unit_id])
+def _scope_units(digest: LeaderDigest, section: UnitSection) -> frozenset[str]:
+    return digest.facts.scopes[section.unit_id]
 
 
 def render_text(digest: LeaderDigest, locale: str) -> str:

@@ -16,7 +16,7 @@ from dialogs import policy
 from dialogs.digest import TOO_FEW, MeasureFigure, unit_figure
 from dialogs.i18n import format_percent, translate
 from dialogs.model import MeasureAnswer
-from dialogs.org import ancestor_ids, subtree
+from dialogs.org import ancestor_ids
 from storage.store import Transaction
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def awareness_rows(
 
     for root in roots:
         walk(root, 0)
-    scopes = {unit_id: subtree(units.values(), [unit_id]) for unit_id, _ in ordered}
+    scopes = {unit_id: facts.scopes[unit_id] for unit_id, _ in ordered}
     measures = [
         m.slug for m in facts.measures if any(m.asked & scope for scope in scopes.values())
     ]
