@@ -102,9 +102,9 @@ def create_app(
 
     chat = WebChat(services.store, services.conversation, settings, b"", clock)
     chat.register(app)
-    DashboardApp(
-        services.store, services.catalog, services.reminders, settings, clock
-    ).register(app)
+    DashboardApp(services.store, services.catalog, services.reminders, settings, clock).register(
+        app
+    )
     telegram = None
     if settings.telegram_bot_token is not None:
         telegram = TelegramChannel(settings, services.store, services.conversation, clock)

@@ -440,9 +440,7 @@ class LeaderDeputy(Base):
     __tablename__ = "leader_deputies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
-    leader_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    leader_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     deputy_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)

@@ -134,6 +134,7 @@ class DashboardApp:
         self, template: str, locale: str, status: int = 200, **context: Any
     ) -> web.Response:
         """A page from a template, with the catalogue and formatting helpers."""
+
         def t(key: str, **params: object) -> str:
             return translate(locale, f"dashboard.{key}", **params)
 
