@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -26,6 +26,7 @@ from bot.services.checkins import CheckinService
 from bot.services.digest import DigestError, DigestService
 from bot.services.digest_chart import render_chart
 from bot.services.digest_render import render_html, render_json, render_text
+from bot.services.digests import add_deputy
 from bot.services.imports import ImportError_, ImportService
 from bot.services.reminders import ReminderError, lift_text, report_text
 from bot.services.results import ResultsFormat, ResultsRequest, ResultsService
@@ -55,6 +56,7 @@ round_app = typer.Typer(help="Rounds: a questionnaire sent to units.", no_args_i
 teams_app = typer.Typer(help="Microsoft Teams.", no_args_is_help=True)
 checkin_app = typer.Typer(help="Measure check-ins.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Proactive messages waiting to be sent.", no_args_is_help=True)
+deputy_app = typer.Typer(help="Deputies who receive a leader's digest.", no_args_is_help=True)
 user_app = typer.Typer(help="Dashboard log-ins (accounts of known people).", no_args_is_help=True)
 for sub, name in [
     (db_app, "db"),
@@ -68,6 +70,7 @@ for sub, name in [
     (outbox_app, "outbox"),
     (checkin_app, "checkin"),
     (user_app, "user"),
+    (deputy_app, "deputy"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -467,6 +470,43 @@ def digest(
         return render_text(found, language)
 
     typer.echo(_with_services(work, Action.VIEW_DIGEST))
+
+
+@deputy_app.command("add")
+def deputy_add(
+    leader: Annotated[str, typer.Option(help="The leader's e-mail.")],
+    deputy: Annotated[str, typer.Option(help="The deputy's e-mail.")],
+    unit: Annotated[str, typer.Option(help="The unit the leader leads.")],
+    first: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+) -> None:
+    """The deputy receives the leader's digest for the unit between the two days."""
+
+    async def work(services: Services, _settings: Settings) -> None:
+        async with services.store.transaction() as tx:
+            await add_deputy(
+                tx, leader, deputy, unit, date.fromisoformat(first), date.fromisoformat(last)
+            )
+
+    _with_services(work, Action.CONFIGURE)
+    typer.echo(f"{deputy} receives {leader}'s digest for {unit} from {first} to {last}")
+
+
+@deputy_app.command("list")
+def deputy_list() -> None:
+    """Every deputy arrangement."""
+
+    async def work(services: Services, _settings: Settings) -> list[str]:
+        async with services.store.transaction() as tx:
+            people = {p.id: p for p in await tx.org.people(active_only=False)}
+            return [
+                f"{d.unit_id}: {people[d.leader_id].email} -> {people[d.deputy_id].email}, "
+                f"{d.first_day} .. {d.last_day}"
+                for d in await tx.org.deputies()
+            ]
+
+    for line in _with_services(work, Action.CONFIGURE) or ["no deputies"]:
+        typer.echo(line)
 
 
 @app.command()

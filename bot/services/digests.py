@@ -75,6 +75,26 @@ def digest_message(digest: LeaderDigest, locale: str) -> Picture:
     )
 
 
+async def add_deputy(
+    tx: Transaction, leader_email: str, deputy_email: str, unit_id: str, first: date, last: date
+) -> DeputyRecord:
+    """Name a deputy for a leader's unit and date range (DigestError says what is wrong)."""
+    leader = await tx.org.person_by_email(leader_email)
+    deputy = await tx.org.person_by_email(deputy_email)
+    if leader is None or deputy is None:
+        missing = leader_email if leader is None else deputy_email
+        raise DigestError(f"no person with e-mail {missing!r}")
+    if unit_id not in (await leaders_of(tx)).get(leader.id, []):
+        raise DigestError(f"{leader_email} is not a leader of {unit_id!r}")
+    if last < first:
+        raise DigestError(f"the range ends before it starts: {first} .. {last}")
+    if deputy.id == leader.id:
+        raise DigestError("a leader cannot be their own deputy")
+    record = DeputyRecord(unit_id, leader.id, deputy.id, first, last)
+    await tx.org.add_deputy(record)
+    return record
+
+
 class DigestDelivery:
     """Queues every leader's (or deputy's) weekly digest, and answers `/digest`."""
 

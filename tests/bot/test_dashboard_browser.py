@@ -14,7 +14,8 @@ from bot.web.auth import DashboardAuth
 from storage import models as m
 from tests.bot.test_browser import AXE, CHROMIUM, CHROMIUM_ARGS, need
 from tests.bot.test_dashboard_auth import LARS, PASSWORD, PER
-from tests.services import link_web
+from tests.bot.test_dashboard_pages import INGRID
+from tests.services import link_web, open_round
 from tests.webchat import NOW, running_app, settings_for
 
 pytestmark = pytest.mark.browser
@@ -64,6 +65,8 @@ async def test_the_dashboard_in_headless_chromium(db_url, tmp_path):
         auth = DashboardAuth(services.store, settings_for(db_url), lambda: NOW)
         await auth.add(LARS, PASSWORD)
         await auth.add(PER, PASSWORD)
+        await auth.add(INGRID, PASSWORD)
+        lungs = await open_round(services, anonymous=False, units=("lungeavdelingen",))
         for number, name in enumerate(("Kari Nordmann", "Ola Hansen", "Sofie Lie")):
             await link_web(services, f"web-{number}", name)
         url = str(server.make_url("")).rstrip("/")
@@ -151,6 +154,18 @@ async def test_the_dashboard_in_headless_chromium(db_url, tmp_path):
             await page.goto(f"{url}/dashboard/rounds/999")
             await page.wait_for_selector("h1")
             findings["not found"] = await axe_findings(page)
+
+            # Scoping: the leader of hjerteavdelingen cannot open the lung unit's round or its
+            # download, whatever she types into the address bar.
+            other = await browser.new_context(locale="nb-NO", accept_downloads=True)
+            ingrid = await other.new_page()
+            await keyboard_log_in(ingrid, url, INGRID, PASSWORD)
+            await ingrid.wait_for_selector("h1:has-text('Runder og svarprosent')")
+            assert f'data-round="{lungs}"' not in await ingrid.content()
+            for path in (f"/dashboard/rounds/{lungs}", f"/dashboard/rounds/{lungs}/export.csv"):
+                response = await ingrid.goto(f"{url}{path}")
+                assert response is not None and response.status == 403, path
+                assert "Du har ikke tilgang til denne siden." in await ingrid.inner_text("main")
             await browser.close()
 
     assert {page: found for page, found in findings.items() if found} == {}

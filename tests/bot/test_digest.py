@@ -201,3 +201,48 @@ def test_the_cli_prints_the_digest_as_json_and_html(db_url, tmp_path):
     assert '<html lang="nb">' in html and 'alt="Svarfordeling per tiltak"' in html
     bad = followup(db_url, "digest", "--leader", "nobody@example.org", ok=False)
     assert bad.exit_code == 1 and "no person with e-mail" in bad.stderr
+
+
+def test_deputies_are_named_from_the_cli_with_clear_errors(db_url):
+    import asyncio
+
+    async def prepare():
+        async with services_on(db_url) as services:
+            await seed(services)
+
+    asyncio.run(prepare())
+    ingrid, per = "ingrid.berg@fjordsida.example", "per.dahl@fjordsida.example"
+    added = followup(
+        db_url,
+        "deputy",
+        "add",
+        "--leader",
+        ingrid,
+        "--deputy",
+        per,
+        "--unit",
+        "hjerteavdelingen",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-14",
+    )
+    assert "receives" in added.stdout
+    assert followup(db_url, "deputy", "list").stdout == (
+        f"hjerteavdelingen: {ingrid} -> {per}, 2026-12-01 .. 2026-12-14\n"
+    )
+    for args, message in (
+        (
+            ("--unit", "lungeavdelingen", "--from", "2026-12-01", "--to", "2026-12-14"),
+            "is not a leader of 'lungeavdelingen'",
+        ),
+        (
+            ("--unit", "hjerteavdelingen", "--from", "2026-12-14", "--to", "2026-12-01"),
+            "ends before it starts",
+        ),
+    ):
+        wrong = followup(
+            db_url, "deputy", "add", "--leader", ingrid, "--deputy", per, *args, ok=False
+        )
+        assert wrong.exit_code == 1 and message in wrong.stderr
+    assert followup(db_url, "deputy", "list").stdout.count("\n") == 1  # nothing added
