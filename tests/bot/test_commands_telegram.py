@@ -330,3 +330,19 @@ async def test_a_coordinator_lists_dry_runs_and_sends_reminders(db_url, api):
         await api.wait_for(lambda: REMINDER in texts_since(lars, mark), timeout=5)
         await asyncio.sleep(0.2)  # the drainer runs every 50 ms: Kari's chat stays quiet
         assert texts_since(kari, mark) == []
+
+
+async def test_a_leader_gets_the_digest_as_text_and_a_chart_photo(db_url, api):
+    from tests.bot.test_digest import answered_checkin
+
+    async with telegram_app(db_url, "webhook", api, min_group_size=2) as server:
+        await answered_checkin(services(server), db_url, {"kari": "dont_know", "ola": "planned"})
+        ingrid = await linked(server, api, 4110, "Ingrid Berg")
+        await ingrid.say("/digest 2026-W48")
+        shown = ingrid.chat.messages[-2:]
+        assert [m.kind for m in shown] == ["text", "photo"]
+        assert shown[0].text.startswith("Ukesoversikt for Hjerteavdelingen, uke 48")
+        assert "1 av 2 (50,00\u00a0%) svarer «Vet ikke»" in shown[0].text
+        assert shown[1].text == "Svarfordeling per tiltak"  # the caption
+        assert shown[1].file is not None and shown[1].file.data.startswith(b"\x89PNG")
+        assert [c.method for c in api.calls_to("sendPhoto", 4110)] == ["sendPhoto"]

@@ -246,3 +246,25 @@ def test_deputies_are_named_from_the_cli_with_clear_errors(db_url):
         )
         assert wrong.exit_code == 1 and message in wrong.stderr
     assert followup(db_url, "deputy", "list").stdout.count("\n") == 1  # nothing added
+
+
+def test_the_digest_picture_renders_in_teams_as_a_card_image_and_in_the_web_chat():
+    from bot.channels.teams.render import card, render_payload
+    from bot.channels.web.render import render_message
+
+    picture = Picture("digest", "Ukesoversikt …", "iVBORw0KGgo=", "Svarfordeling per tiltak")
+    out = render_payload(picture.payload() | {"locale": "nb"})
+    body = card(out, [])["body"]
+    assert body[0]["text"] == "Ukesoversikt …"
+    assert body[1] == {
+        "type": "Image",
+        "url": "data:image/png;base64,iVBORw0KGgo=",
+        "altText": "Svarfordeling per tiltak",
+    }
+    assert render_message(picture) == {
+        "type": "picture",
+        "key": "digest",
+        "text": "Ukesoversikt …",
+        "image": "iVBORw0KGgo=",
+        "alt": "Svarfordeling per tiltak",
+    }
