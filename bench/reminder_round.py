@@ -548,7 +548,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--recipients", type=int, default=10_000, help="people reminded")
     parser.add_argument(
-        "--rate", type=float, default=300.0, help="global limit, messages/s (stand-in and drainer)"
+        "--rate",
+        type=float,
+        default=30.0,
+        help="global limit, messages/s (stand-in and drainer; Telegram documents about 30)",
     )
     parser.add_argument(
         "--concurrency", type=int, default=16, help="FOLLOWUP_OUTBOX_CONCURRENCY (rows in flight)"
