@@ -39,6 +39,7 @@ from dialogs.model import AnswerValue, LocalizedText, MeasureStatus, Role
 from dialogs.plan import MeasureSpec
 from dialogs.records import UnitRecord
 from storage import models as m
+from tests.oracle_tree import OracleTree
 from tests.services import services_on
 from tests.webchat import settings_for
 
@@ -89,9 +90,7 @@ class CheckinRound:
 
 
 @dataclass
-class World:
-    parent: dict[str, str | None]
-    staff: dict[str, list[int]] = field(default_factory=dict)
+class World(OracleTree):
     leaders: dict[int, list[str]] = field(default_factory=dict)
     measures: dict[str, Measure] = field(default_factory=dict)
     rounds: dict[str, list[CheckinRound]] = field(default_factory=dict)
@@ -99,17 +98,6 @@ class World:
     late_rounds: list[CheckinRound] = field(default_factory=list)
     silent: set[str] = field(default_factory=set)
     """Led units whose staff never send their answers in (the digest lists them unanswered)."""
-
-    def children(self, unit: str) -> list[str]:
-        return sorted(u for u, p in self.parent.items() if p == unit)
-
-    def subtree(self, unit: str) -> set[str]:
-        found, pending = set(), [unit]
-        while pending:
-            current = pending.pop()
-            found.add(current)
-            pending.extend(self.children(current))
-        return found
 
     def ancestors(self, unit: str) -> list[str]:
         found, current = [], self.parent[unit]

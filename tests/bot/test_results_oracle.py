@@ -36,6 +36,7 @@ from dialogs.model import LocalizedText, Role
 from dialogs.records import UnitRecord
 from storage import models as m
 from tests.bot.test_cli import ROOT, followup, with_services
+from tests.oracle_tree import OracleTree
 from tests.webchat import NOW
 
 K = 5
@@ -82,24 +83,11 @@ KINDS = {"sted": "single", "kanaler": "multi", "plan": "yes_no_na"}
 
 
 @dataclass
-class World:
-    parent: dict[str, str | None]
-    staff: dict[str, list[int]] = field(default_factory=dict)
+class World(OracleTree):
     fate: dict[int, str] = field(default_factory=dict)
     """Person -> submitted, draft, silent, unreachable or ineligible."""
     answers: dict[int, dict[str, str | tuple[str, ...]]] = field(default_factory=dict)
     """Submitted answers: person -> item -> option id (multi: option ids); skipped: absent."""
-
-    def children(self, unit: str) -> list[str]:
-        return sorted(u for u, p in self.parent.items() if p == unit)
-
-    def subtree(self, unit: str) -> set[str]:
-        found, pending = set(), [unit]
-        while pending:
-            current = pending.pop()
-            found.add(current)
-            pending.extend(self.children(current))
-        return found
 
     def depth(self, unit: str) -> int:
         up = self.parent[unit]
