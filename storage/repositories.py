@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.checkin import MeasurePlan
@@ -610,6 +610,37 @@ class RoundRepository:
         )
         await self.session.flush()
         return True
+
+    async def invite_many(
+        self, round_id: int, invitees: Sequence[tuple[int, str]], on: date
+    ) -> set[int]:
+        """Invite (person, unit) pairs in bulk, skipping anyone already invited; returns the new.
+
+        One query for who is there and one insert per 500 rows, so opening a round for thousands
+        of people holds the write lock for seconds, not minutes.
+        """
+        present = set(
+            await self.session.scalars(
+                select(m.Participation.person_id).where(m.Participation.round_id == round_id)
+            )
+        )
+        fresh: dict[int, str] = {}
+        for person_id, unit_id in invitees:
+            if person_id not in present:
+                fresh.setdefault(person_id, unit_id)
+        rows = [
+            {
+                "round_id": round_id,
+                "person_id": person_id,
+                "unit_id": unit_id,
+                "status": ParticipationStatus.INVITED.value,
+                "invited_on": on,
+            }
+            for person_id, unit_id in fresh.items()
+        ]
+        for start in range(0, len(rows), CHUNK):
+            await self.session.execute(insert(m.Participation), rows[start : start + CHUNK])
+        return set(fresh)
 
     async def participation(self, round_id: int, person_id: int) -> ParticipationRecord | None:
         """A person's participation in a round."""

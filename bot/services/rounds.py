@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from bot.services.delivery import invitation_body, person_locale, round_text
+from bot.services.delivery import invitation_body, person_locale, round_text, send_time
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.settings import Settings
 from dialogs.loader import load_questionnaire
 from dialogs.model import RoundState
 from dialogs.org import subtree, zone_of
-from dialogs.records import ParticipationStatus
+from dialogs.records import ParticipationStatus, RoundRecord, UnitRecord
 from storage.store import Store, Transaction
 
 UNREACHABLE_AT_CLOSE = "no reachable chat identity when the round closed"
@@ -78,7 +79,13 @@ class RoundService:
             return await tx.rounds.create(version, unit_ids, opens_at, closes_at, anonymous, name)
 
     async def open(self, round_id: int, now: datetime) -> OpenReport:
-        """Invite the audience (active members of the units' subtrees) and queue invitations."""
+        """Invite the audience (active members of the units' subtrees) and queue invitations.
+
+        In bulk (one query per kind of data, inserts of 500 rows), like reminders: a round for
+        thousands of people holds the write lock for seconds. Opening again invites only people
+        who joined since; each invitation waits for the round's opening and the person's send
+        time (quiet hours, holidays, away days, own window).
+        """
         async with self.store.transaction() as tx:
             round_ = await tx.rounds.get(round_id)
             if round_ is None:
@@ -86,55 +93,56 @@ class RoundService:
             if round_.state == RoundState.CLOSED:
                 raise RoundError(f"round {round_id} is closed")
             await tx.rounds.set_state(round_id, RoundState.OPEN)
-            audience = subtree(await tx.org.units(), round_.unit_ids)
-            invited = queued = without = 0
-            seen: set[int] = set()
+            units = {u.id: u for u in await tx.org.units()}
+            audience = subtree(list(units.values()), round_.unit_ids)
+            invitees: dict[int, str] = {}
             for membership in await tx.org.all_memberships():
-                if membership.unit_id not in audience or membership.person_id in seen:
-                    continue
-                seen.add(membership.person_id)
-                added = await tx.rounds.invite(
-                    round_id, membership.person_id, membership.unit_id, now.date()
-                )
-                if not added:
-                    continue  # opened before: already invited (and its invitation queued)
-                invited += 1
-                if await self._queue_invitation(
-                    tx, round_id, membership.person_id, membership.unit_id
-                ):
-                    queued += 1
-                else:
-                    without += 1
-            return OpenReport(round_id, invited, queued, without)
+                if membership.unit_id in audience:
+                    invitees.setdefault(membership.person_id, membership.unit_id)
+            added = await tx.rounds.invite_many(round_id, list(invitees.items()), now.date())
+            messages = await self._invitations(tx, round_, sorted(added), invitees, units, now)
+            queued = len(await tx.outbox.enqueue_many(messages))
+            return OpenReport(round_id, len(added), queued, len(added) - queued)
 
-    async def _queue_invitation(
-        self, tx: Transaction, round_id: int, person_id: int, unit_id: str
-    ) -> bool:
-        identities = await tx.org.identities_of(person_id)
-        person = await tx.org.person(person_id)
-        if not identities or person is None or person.paused:
-            return False
-        round_ = await tx.rounds.get(round_id)
-        assert round_ is not None
+    async def _invitations(
+        self,
+        tx: Transaction,
+        round_: RoundRecord,
+        person_ids: Sequence[int],
+        unit_of: Mapping[int, str],
+        units: Mapping[str, UnitRecord],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """One invitation per reachable, unpaused person (others have no message)."""
+        people = {p.id: p for p in await tx.org.people()}
+        identities = await tx.org.first_identities(person_ids)
         questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
-        units = {u.id: u for u in await tx.org.units()}
-        locale = person_locale(person, [unit_id], units, self.settings)
-        title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
-        zone = zone_of(units, unit_id, self.settings.timezone)
-        texts = await tx.rounds.texts(round_id, "invitation")
-        text = round_text(texts, round_, title, person, locale, "service.invitation", zone)
-        body = invitation_body("service.invitation", locale, text, round_id, title)
-        identity = identities[0]
-        await tx.outbox.enqueue(
-            f"invitation:{round_id}:{person_id}",
-            "invitation",
-            identity.channel,
-            body,
-            person_id,
-            identity.id,
-            not_before=round_.opens_at,  # a round opened ahead of time invites when it opens
-        )
-        return True
+        texts = await tx.rounds.texts(round_.id, "invitation")
+        start = max(now, round_.opens_at)  # a round opened ahead of time invites when it opens
+        messages: list[dict[str, Any]] = []
+        for person_id in person_ids:
+            person, identity = people.get(person_id), identities.get(person_id)
+            if person is None or identity is None or person.paused:
+                continue
+            unit_id = unit_of[person_id]
+            locale = person_locale(person, [unit_id], units, self.settings)
+            title = round_.name or questionnaire.title.get(locale, questionnaire.default_locale)
+            zone = zone_of(units, unit_id, self.settings.timezone)
+            text = round_text(texts, round_, title, person, locale, "service.invitation", zone)
+            messages.append(
+                {
+                    "idempotency_key": f"invitation:{round_.id}:{person_id}",
+                    "purpose": "invitation",
+                    "channel": identity.channel,
+                    "payload": invitation_body(
+                        "service.invitation", locale, text, round_.id, title
+                    ),
+                    "person_id": person_id,
+                    "identity_id": identity.id,
+                    "not_before": send_time(person, zone, start, self.settings),
+                }
+            )
+        return messages
 
     async def close(self, round_id: int) -> int:
         """Stop accepting answers; returns how many invitees were unreachable at closing.

@@ -1,9 +1,13 @@
 """Round invitations travel through the outbox to the person's web chat, once."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from bot.app import SERVICES
-from tests.services import open_round
+from storage import models as m
+from tests.services import link_web, open_round, seed, services_on
 from tests.webchat import ChatUser, running_app
 
 
@@ -41,3 +45,31 @@ async def test_people_without_a_chat_identity_see_the_round_when_they_arrive(db_
         greeting = await user.be("Nina Solberg")
     offered = [r["round_id"] for r in greeting[-1]["rounds"]]
     assert round_id in offered
+
+
+async def test_a_round_opened_late_in_the_evening_invites_after_the_quiet_hours(db_url):
+    evening = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)  # 22:30 in Oslo: quiet until 07:00
+    async with services_on(db_url) as services:
+        await seed(services)
+        linked = [await link_web(services, f"web-{n}", n) for n in ("Ingrid Berg", "Nina Solberg")]
+        round_id = await services.rounds.create(
+            "evaluering-samhandlingsseminar",
+            ("medisinsk-klinikk", "elvevik-kommune"),
+            evening,
+            evening + timedelta(days=7),
+        )
+        first = await services.rounds.open(round_id, evening)
+        again = await services.rounds.open(round_id, evening)
+        async with services.store.transaction() as tx:
+            rows = await tx.session.execute(
+                select(m.OutboxMessage.person_id, m.OutboxMessage.not_before).where(
+                    m.OutboxMessage.purpose == "invitation"
+                )
+            )
+            queued = {person: at for person, at in rows}
+
+    assert first.invited > len(linked) and first.queued == len(linked)
+    assert first.without_identity == first.invited - len(linked)
+    assert (again.invited, again.queued) == (0, 0)  # opening again invites nobody twice
+    assert sorted(queued) == sorted(linked)
+    assert set(queued.values()) == {datetime(2026, 11, 24, 6, 0, tzinfo=UTC)}  # 07:00 Oslo
