@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -246,6 +246,20 @@ class OrgRepository:
             .order_by(m.Membership.unit_id, m.Membership.role)
         )
         return [MembershipRecord(r.person_id, r.unit_id, Role(r.role)) for r in rows]
+
+    async def unit_members(self, unit_id: str, role: Role) -> list[PersonRecord]:
+        """Active people holding `role` in exactly this unit, by id."""
+        rows = await self.session.scalars(
+            select(m.Person)
+            .join(m.Membership, m.Membership.person_id == m.Person.id)
+            .where(
+                m.Membership.unit_id == unit_id,
+                m.Membership.role == role.value,
+                m.Person.active.is_(True),
+            )
+            .order_by(m.Person.id)
+        )
+        return [_person(row) for row in rows.unique()]
 
     async def all_memberships(self) -> list[MembershipRecord]:
         """Every membership of every active person."""
@@ -612,7 +626,11 @@ class RoundRepository:
         return True
 
     async def invite_many(
-        self, round_id: int, invitees: Sequence[tuple[int, str]], on: date
+        self,
+        round_id: int,
+        invitees: Sequence[tuple[int, str]],
+        on: date,
+        assigned: Mapping[int, Sequence[str]] | None = None,
     ) -> set[int]:
         """Invite (person, unit) pairs in bulk, skipping anyone already invited; returns the new.
 
@@ -635,6 +653,7 @@ class RoundRepository:
                 "unit_id": unit_id,
                 "status": ParticipationStatus.INVITED.value,
                 "invited_on": on,
+                "assigned": list(assigned[person_id]) if assigned is not None else None,
             }
             for person_id, unit_id in fresh.items()
         ]

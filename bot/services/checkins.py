@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.services.delivery import invitation_body, person_locale, round_text, send_time
 from bot.services.questionnaires import QuestionnaireCatalog
@@ -13,7 +15,7 @@ from dialogs.i18n import translate
 from dialogs.loader import parse_questionnaire
 from dialogs.model import Role, RoundKind, RoundState
 from dialogs.org import zone_of
-from dialogs.records import RoundRecord
+from dialogs.records import PersonRecord, RoundRecord, UnitRecord
 from storage.store import Store, Transaction
 
 CHECKIN_DAYS = 7
@@ -89,7 +91,7 @@ class CheckinService:
             await tx.rounds.set_state(round_id, RoundState.OPEN)
             rotation = plan_rotation(
                 measures,
-                staff,
+                sorted(staff),
                 seed=unit_id,
                 period=period,
                 per_person=per_person,
@@ -98,25 +100,17 @@ class CheckinService:
             zone = zone_of(units, unit_id, self.settings.timezone)
             round_ = await tx.rounds.get(round_id)
             assert round_ is not None
-            queued = 0
-            for person_id, assigned in rotation.assignments.items():
-                await tx.rounds.invite(round_id, person_id, unit_id, now.date(), assigned)
-                queued += await self._invite(tx, round_, person_id, len(assigned), zone, now)
-            return CheckinReport(round_id, len(rotation.assignments), queued, len(measures))
+            assignments = rotation.assignments
+            await tx.rounds.invite_many(
+                round_id, [(p, unit_id) for p in assignments], now.date(), assignments
+            )
+            messages = await self._invitations(tx, round_, staff, assignments, units, zone, now)
+            queued = len(await tx.outbox.enqueue_many(messages))
+            return CheckinReport(round_id, len(assignments), queued, len(measures))
 
-    async def _staff(self, tx: Transaction, unit_id: str) -> list[int]:
+    async def _staff(self, tx: Transaction, unit_id: str) -> dict[int, PersonRecord]:
         """Active staff of exactly this unit who have not paused messages."""
-        people = {p.id: p for p in await tx.org.people()}
-        return sorted(
-            {
-                m.person_id
-                for m in await tx.org.all_memberships()
-                if m.unit_id == unit_id
-                and m.role is Role.STAFF
-                and m.person_id in people
-                and not people[m.person_id].paused
-            }
-        )
+        return {p.id: p for p in await tx.org.unit_members(unit_id, Role.STAFF) if not p.paused}
 
     async def _version(self, tx: Transaction, unit_id: str, measures: tuple[str, ...]) -> int:
         source = CHECKIN_TEMPLATE.format(unit=unit_id, measures=", ".join(measures))
@@ -127,38 +121,50 @@ class CheckinService:
             questionnaire.id, questionnaire.content_hash, source
         )
 
-    async def _invite(
+    async def _invitations(
         self,
         tx: Transaction,
         round_: RoundRecord,
-        person_id: int,
-        count: int,
+        staff: Mapping[int, PersonRecord],
+        assignments: Mapping[int, Sequence[str]],
+        units: Mapping[str, UnitRecord],
         zone: str,
         now: datetime,
-    ) -> int:
-        identities = await tx.org.identities_of(person_id)
-        person = await tx.org.person(person_id)
-        if not identities or person is None:
-            return 0
-        send_at = send_time(person, zone, now, self.settings)
-        if send_at >= round_.closes_at:
-            return 0  # away (or quiet) for the whole check-in: asked in the next one
-        units = {u.id: u for u in await tx.org.units()}
-        locale = person_locale(person, round_.unit_ids, units, self.settings)
-        title = translate(locale, "checkin.title")
+    ) -> list[dict[str, Any]]:
+        """One check-in message per reachable person, in bulk (one query per kind of data)."""
+        identities = await tx.org.first_identities(assignments)
         texts = await tx.rounds.texts(round_.id, "invitation")
-        text = round_text(
-            texts, round_, title, person, locale, "checkin.invitation", zone, count=count
-        )
-        body = invitation_body("checkin.invitation", locale, text, round_.id, title)
-        identity = identities[0]
-        added = await tx.outbox.enqueue(
-            f"checkin:{round_.id}:{person_id}",
-            "checkin",
-            identity.channel,
-            body,
-            person_id,
-            identity.id,
-            not_before=send_at,
-        )
-        return int(added)
+        messages: list[dict[str, Any]] = []
+        for person_id, assigned in assignments.items():
+            person, identity = staff[person_id], identities.get(person_id)
+            if identity is None:
+                continue
+            send_at = send_time(person, zone, now, self.settings)
+            if send_at >= round_.closes_at:
+                continue  # away (or quiet) for the whole check-in: asked in the next one
+            locale = person_locale(person, round_.unit_ids, units, self.settings)
+            title = translate(locale, "checkin.title")
+            text = round_text(
+                texts,
+                round_,
+                title,
+                person,
+                locale,
+                "checkin.invitation",
+                zone,
+                count=len(assigned),
+            )
+            messages.append(
+                {
+                    "idempotency_key": f"checkin:{round_.id}:{person_id}",
+                    "purpose": "checkin",
+                    "channel": identity.channel,
+                    "payload": invitation_body(
+                        "checkin.invitation", locale, text, round_.id, title
+                    ),
+                    "person_id": person_id,
+                    "identity_id": identity.id,
+                    "not_before": send_at,
+                }
+            )
+        return messages
