@@ -212,10 +212,6 @@ class OrgRepository:
             for r in rows
         ]
 
-    async def delete_person(self, person_id: int) -> None:
-        """Forget a person: foreign keys delete what is theirs, de-identify participation."""
-        await self.session.execute(delete(m.Person).where(m.Person.id == person_id))
-
     async def set_memberships(
         self, person_id: int, memberships: Iterable[tuple[str, Role]]
     ) -> None:

@@ -17,14 +17,16 @@ from bot.services.messages import (
     RoundChoice,
 )
 from bot.services.questionnaires import QuestionnaireCatalog
+from bot.services.retention import erase_person
 from dialogs import engine
 from dialogs.i18n import translate
 from dialogs.model import Role
 from dialogs.records import PersonRecord
+from storage.models import utcnow
 from storage.store import Transaction
 
 LINK_CODE_MINUTES = 10
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 
 
 def _say(key: str, locale: str, **params: object) -> engine.Say:
@@ -95,14 +97,16 @@ class AccountCommands:
             (Button(translate(locale, "account.forget.yes"), Forget(confirmed=True)),),
         )
 
-    async def forget(self, tx: Transaction, person: PersonRecord, locale: str) -> Message:
+    async def forget(
+        self, tx: Transaction, person: PersonRecord, locale: str, now: datetime | None = None
+    ) -> Message:
         """Delete the person and everything identifiable (confirmed already).
 
         Identities, dialog states, identified answers and memberships go; participation rows
         stay without the person (closed rounds keep their response rates); anonymous answers
-        were never linked and stay.
+        were never linked and stay. The audit log gets counts, never who or what.
         """
-        await tx.org.delete_person(person.id)
+        await erase_person(tx, person.id, "chat", now or utcnow())
         return _say("account.forgotten", locale)
 
     async def link_code(
@@ -115,9 +119,11 @@ class AccountCommands:
         )
         return _say("account.link_code", locale, code=code, minutes=LINK_CODE_MINUTES)
 
-    async def export(self, tx: Transaction, person: PersonRecord, locale: str) -> Message:
-        """Everything stored that can be tied to the person, as JSON."""
-        data = await person_export(tx, person)
+    async def export(
+        self, tx: Transaction, person: PersonRecord, locale: str, now: datetime | None = None
+    ) -> Message:
+        """Everything stored that can be tied to the person, as JSON (audited)."""
+        data = await audited_export(tx, person, person.id, "chat", now or utcnow())
         return DataExport(
             translate(locale, "account.export"),
             f"followup-data-{person.id}.json",
@@ -140,6 +146,10 @@ async def person_export(tx: Transaction, person: PersonRecord) -> dict[str, Any]
                 "unit": mine.unit_id,
                 "completed_on": mine.completed_on.isoformat() if mine.completed_on else None,
                 "anonymous": round_.anonymous,
+                "reminders_received": mine.reminders_sent,
+                "last_reminded_at": (
+                    mine.last_reminded_at.isoformat() if mine.last_reminded_at else None
+                ),
             }
         )
         for item_id, value in await tx.answers.answers_of(round_.id, person.id):
@@ -151,6 +161,7 @@ async def person_export(tx: Transaction, person: PersonRecord) -> dict[str, Any]
                 {"round": round_.id, "item": key, "in_progress": True, **value.to_dict()}
                 for key, value in state.answers
             ]
+    account = await tx.accounts.by_person(person.id)
     return {
         "export_version": EXPORT_VERSION,
         "person": {
@@ -158,8 +169,44 @@ async def person_export(tx: Transaction, person: PersonRecord) -> dict[str, Any]
             "email": person.email,
             "name": person.name,
             "locale": person.locale,
+            "active": person.active,
             "messages_paused": person.paused,
+            "send_window": (
+                "-".join(f"{t:%H:%M}" for t in person.send_window) if person.send_window else None
+            ),
+            "away": [[first.isoformat(), last.isoformat()] for first, last in person.away],
+            "digest_opt_out": person.digest_opt_out,
         },
+        "dashboard_account": (
+            {"username": account.username, "disabled": account.disabled} if account else None
+        ),
+        "deputies": [
+            {
+                "unit": d.unit_id,
+                "as": "leader" if d.leader_id == person.id else "deputy",
+                "first_day": d.first_day.isoformat(),
+                "last_day": d.last_day.isoformat(),
+            }
+            for d in await tx.org.deputies()
+            if person.id in (d.leader_id, d.deputy_id)
+        ],
+        "owner_checkins": [
+            {
+                "measure": c.measure_id,
+                "reason": c.reason,
+                "period": c.period,
+                "asked_at": c.asked_at.isoformat(),
+                "answered_at": c.answered_at.isoformat() if c.answered_at else None,
+                "answer": c.answer,
+            }
+            for c in await tx.owner_checkins.all()
+            if c.person_id == person.id
+        ],
+        "audit_log": [
+            {"at": e.at.isoformat(), "origin": e.origin, "action": e.action, "target": e.target}
+            for e in await tx.audit.entries()
+            if e.person_id == person.id or _about(e.target, person.id)
+        ],
         "memberships": [
             {"unit": m.unit_id, "role": m.role.value} for m in await tx.org.memberships(person.id)
         ],
@@ -172,3 +219,29 @@ async def person_export(tx: Transaction, person: PersonRecord) -> dict[str, Any]
         "note": "Answers to anonymous rounds are stored without any link to you and cannot be "
         "shown or deleted individually.",
     }
+
+
+def _about(target: str, person_id: int) -> bool:
+    """Whether an audit target names this person (their export, or their digest)."""
+    return target == f"person:{person_id}" or target.startswith(f"digest:{person_id}:")
+
+
+async def audited_export(
+    tx: Transaction, person: PersonRecord, viewer: int | None, origin: str, now: datetime
+) -> dict[str, Any]:
+    """`person_export`, recorded in the audit log (who, where, whose; never the content)."""
+    await tx.audit.record(viewer, origin, "person_export", f"person:{person.id}", now)
+    return await person_export(tx, person)
+
+
+async def find_person(tx: Transaction, key: str) -> PersonRecord:
+    """A person by e-mail or id (LookupError if there is none)."""
+    wanted = key.strip()
+    person = (
+        await tx.org.person(int(wanted))
+        if wanted.isdigit()
+        else await tx.org.person_by_email(wanted.lower())
+    )
+    if person is None:
+        raise LookupError(f"no person {wanted!r} (give an e-mail or a person id)")
+    return person
