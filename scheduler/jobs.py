@@ -14,10 +14,11 @@ from bot.services.digest import Period
 from bot.services.digests import DigestDelivery
 from bot.services.owners import ASK_AT_HOUR, OwnerCheckinService
 from bot.services.reminders import ReminderService
+from bot.services.retention import RetentionService
 from dialogs.org import zone_of
 from dialogs.records import UnitRecord
 from dialogs.rhythm import Rhythm, latest_missed, occurrences, period_key, rhythm_of
-from scheduler.lease import RENEW_SECONDS, SchedulerLease
+from scheduler.lease import SchedulerLease
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,10 @@ class CheckinScheduler:
         reminders: ReminderService | None = None,
         owners: OwnerCheckinService | None = None,
         digests: DigestDelivery | None = None,
+        retention: RetentionService | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
         self.checkins = checkins
         self.reminders = reminders
         self.owners = owners
@@ -86,7 +89,22 @@ class CheckinScheduler:
             ran += await self._owners(self.owners, now)
         if self.digests is not None:
             ran += await self._digests(self.digests, now)
+        if self.retention is not None:
+            ran += await self._retention(self.retention, now)
         return ran
+
+    async def _retention(self, retention: RetentionService, now: datetime) -> list[str]:
+        """The retention purge, once per local day, in the night (see RetentionService.due)."""
+        day = retention.due(now)
+        if day is None:
+            return []
+
+        async def purge() -> None:
+            await retention.purge(now)
+
+        if await self.lease.run_once("retention", day, purge):
+            return [f"retention@{day}"]
+        return []
 
     async def _digests(self, digests: DigestDelivery, now: datetime) -> list[str]:
         """The weekly digest of the week that ended, once, inside its send window."""
@@ -165,7 +183,7 @@ class CheckinScheduler:
         """Take the lease if free and start APScheduler's in-memory jobs (lease, tick)."""
         await self._renew()
         scheduler = AsyncIOScheduler(timezone="UTC")
-        scheduler.add_job(self._renew, "interval", seconds=RENEW_SECONDS, id="lease")
+        scheduler.add_job(self._renew, "interval", seconds=self.lease.every, id="lease")
         scheduler.add_job(
             self._safe_tick,
             "interval",

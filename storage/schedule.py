@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -52,6 +52,14 @@ class ScheduleRepository:
             .on_conflict_do_nothing(index_elements=["job", "period"])
         )
         return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def release_run(self, job: str, period: str, holder: str) -> None:
+        """Undo a claim whose work failed, so a later tick runs the period again."""
+        await self.session.execute(
+            delete(m.JobRun).where(
+                m.JobRun.job == job, m.JobRun.period == period, m.JobRun.holder == holder
+            )
+        )
 
     async def last_run(self, job: str) -> datetime | None:
         """When the job last started a period (for catching up after downtime)."""

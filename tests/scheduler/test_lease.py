@@ -56,3 +56,33 @@ async def test_each_job_period_runs_exactly_once_across_processes(db_url):
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_failed_job_gives_its_period_back_and_is_retried_after_a_backoff(db_url):
+    clock = Clock()
+    store = Store.connect(db_url)
+    attempts: list[timedelta] = []
+    try:
+        lease = SchedulerLease(store, clock, holder="p0")
+        lease.held = True
+
+        async def flaky():
+            attempts.append(clock.now - NOW)
+            if len(attempts) < 3:
+                raise ConnectionError("database went away mid-job")
+
+        outcomes = []
+        for minute in range(0, 5):  # a tick every minute
+            clock.now = NOW + timedelta(minutes=minute)
+            outcomes.append(await lease.run_once("digest", "2026-W48", flaky))
+        async with store.transaction() as tx:
+            assert await tx.schedule.last_run("digest") == NOW + timedelta(minutes=3)
+        clock.now = NOW + timedelta(hours=2)
+        again = await lease.run_once("digest", "2026-W48", flaky)
+    finally:
+        await store.close()
+
+    # Failed at 0 (retry after 1 min), failed at 1 (retry after 2 min), succeeded at 3.
+    assert attempts == [timedelta(0), timedelta(minutes=1), timedelta(minutes=3)]
+    assert outcomes == [False, False, False, True, False]
+    assert not again  # done for the period: never run twice
