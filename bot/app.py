@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from bot.channels.teams.sender import TeamsSender
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.web.routes import WebChat
 from bot.channels.web.sender import WebChatSender
+from bot.metrics import MeteredConversationService, Metrics
 from bot.services.checkins import CheckinService
 from bot.services.conversation import ConversationService
 from bot.services.digest import DigestService
@@ -23,8 +24,10 @@ from bot.services.digests import DigestDelivery
 from bot.services.owners import OwnerCheckinService
 from bot.services.questionnaires import QuestionnaireCatalog
 from bot.services.reminders import ReminderService
+from bot.services.retention import RetentionService
 from bot.services.rounds import RoundService
 from bot.settings import Settings
+from bot.web.operations import OperationsRoutes
 from bot.web.routes import DashboardApp
 from scheduler.jobs import CheckinScheduler
 from scheduler.lease import SchedulerLease
@@ -44,6 +47,7 @@ class Services:
     rounds: RoundService
     reminders: ReminderService
     drainer: OutboxDrainer
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 SERVICES = web.AppKey("services", Services)
@@ -64,10 +68,11 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -
     """The service graph on a new engine (no I/O yet)."""
     store = Store.connect(settings.database_url)
     catalog = QuestionnaireCatalog()
-    return Services(
+    metrics = Metrics()
+    services = Services(
         store=store,
         catalog=catalog,
-        conversation=ConversationService(store, catalog, settings),
+        conversation=MeteredConversationService(store, catalog, settings, metrics),
         rounds=RoundService(store, catalog, settings),
         reminders=ReminderService(store, catalog, settings),
         drainer=OutboxDrainer(
@@ -78,7 +83,10 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -
             concurrency=settings.outbox_concurrency,
             lease=settings.outbox_lease_seconds,
         ),
+        metrics=metrics,
     )
+    services.drainer.on_result = metrics.record_send
+    return services
 
 
 async def secret_key(settings: Settings, store: Store) -> bytes:
@@ -114,6 +122,8 @@ def create_app(
         teams = TeamsChannel(settings, services.store, services.conversation, clock)
         teams.register(app)
         services.drainer.senders["teams"] = TeamsSender(teams, services.store)
+    lease = SchedulerLease(services.store, clock, ttl=settings.scheduler_lease_seconds)
+    OperationsRoutes(services.store, services.metrics, lease, settings, clock).register(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         # The cookie key may live in the database, so it is read once the app starts.
@@ -124,12 +134,13 @@ def create_app(
         scheduler = CheckinScheduler(
             services.store,
             CheckinService(services.store, services.catalog, settings),
-            SchedulerLease(services.store, clock),
+            lease,
             clock,
             settings.timezone,
             services.reminders,
             OwnerCheckinService(services.store, settings),
             DigestDelivery(DigestService(services.store, settings)),
+            RetentionService(services.store, settings),
         )
         await scheduler.start()
         yield

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -21,15 +20,17 @@ from bot.app import Services, build_services, create_app
 from bot.channels.teams.manifest import write_package
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.links import deep_link, telegram_username, write_qr
-from bot.services.account import new_code
+from bot.logs import AccessLogger, configure_logging
+from bot.services.account import audited_export, find_person, new_code
 from bot.services.checkins import CheckinService
-from bot.services.digest import DigestError, DigestService
+from bot.services.digest import DigestError, DigestService, leaders_of
 from bot.services.digest_chart import render_chart
 from bot.services.digest_render import render_html, render_json, render_text
 from bot.services.digests import add_deputy
 from bot.services.imports import ImportError_, ImportService
 from bot.services.reminders import ReminderError, lift_text, report_text
 from bot.services.results import ResultsFormat, ResultsRequest, ResultsService
+from bot.services.retention import RetentionService, erase_person
 from bot.services.rounds import RoundError
 from bot.services.seed import database_is_empty, load_examples
 from bot.settings import Settings, SettingsError, load_settings
@@ -37,6 +38,7 @@ from bot.web.auth import AccountError, DashboardAuth, new_password
 from dialogs import policy
 from dialogs.loader import QuestionnaireError, load_questionnaire
 from dialogs.model import MeasureStatus, Role
+from dialogs.org import ancestor_ids
 from dialogs.policy import Action
 from dialogs.reminders import Verdict
 from storage.migrate import upgrade
@@ -84,7 +86,54 @@ def _settings() -> Settings:
 
 
 OPERATOR = policy.Actor(person_id=None, operator=True)
-"""Whoever runs the CLI on the server has its full rights; acting as a person comes later."""
+"""Whoever runs the CLI on the server has its full rights, unless `--as EMAIL` names a person."""
+AS_PERSON = typer.Option(
+    "--as", help="Act with the rights of this person (e-mail), not the operator's."
+)
+
+
+async def _acting(services: Services, email: str | None) -> tuple[policy.Actor, int | None]:
+    """The operator without `--as`; else the person's actor and id (LookupError if unknown)."""
+    if email is None:
+        return OPERATOR, None
+    async with services.store.transaction() as tx:
+        person = await tx.org.person_by_email(email.strip().lower())
+        if person is None or not person.active:
+            raise LookupError(f"no active person with e-mail {email!r}")
+        memberships = await tx.org.memberships(person.id)
+    roles = tuple(policy.Membership(m.unit_id, m.role) for m in memberships)
+    return policy.Actor(str(person.id), roles), person.id
+
+
+async def _allowed_units(
+    services: Services, actor: policy.Actor, action: Action, units: Sequence[str]
+) -> list[str]:
+    """The `units` where `actor` may do `action`; PermissionError if none of them."""
+    async with services.store.transaction() as tx:
+        tree = {u.id: u for u in await tx.org.units()}
+    allowed = [
+        unit
+        for unit in units
+        if policy.decide(actor, action, unit, lambda u: ancestor_ids(tree, u)).allowed
+    ]
+    if not allowed:
+        raise PermissionError(f"not allowed: {action} in {', '.join(units) or 'no unit'}")
+    return allowed
+
+
+async def _require_round(
+    services: Services, actor: policy.Actor, action: Action, round_id: int
+) -> None:
+    """PermissionError unless `actor` may do `action` in every audience unit of the round."""
+    if actor.operator:
+        return
+    async with services.store.transaction() as tx:
+        round_ = await tx.rounds.get(round_id)
+    if round_ is None:
+        raise LookupError(f"round {round_id} does not exist")
+    units = list(round_.unit_ids)
+    if await _allowed_units(services, actor, action, units) != units:
+        raise PermissionError(f"not allowed: {action} in part of round {round_id}")
 
 
 def _with_services(work: Callable[[Services, Settings], Awaitable[T]], action: Action) -> T:
@@ -112,6 +161,7 @@ def _with_services(work: Callable[[Services, Settings], Awaitable[T]], action: A
         ReminderError,
         QuestionnaireError,
         LookupError,
+        PermissionError,
         ValueError,
     ) as error:
         typer.echo(f"error: {error}", err=True)
@@ -144,9 +194,7 @@ def serve(
     except SettingsError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_format, settings.log_level)
 
     async def prepare() -> None:
         await upgrade(settings.database_url)
@@ -163,7 +211,13 @@ def serve(
     asyncio.run(prepare())
     typer.echo(f"followup: web chat at http://{settings.host}:{settings.port}/chat", err=False)
     sys.stdout.flush()
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_class=AccessLogger,
+    )
 
 
 @db_app.command("upgrade")
@@ -388,13 +442,17 @@ def remind(
     round_id: int,
     dry_run: Annotated[bool, typer.Option(help="Only count whom it would reach.")] = False,
     report: Annotated[bool, typer.Option(help="Show the reports of earlier reminders.")] = False,
+    as_person: Annotated[str | None, AS_PERSON] = None,
 ) -> None:
     """Remind everyone who has not answered an open round (never those who have)."""
 
     async def work(services: Services, settings: Settings) -> list[str]:
         locale = settings.default_locale
         reminders = services.reminders
+        actor, person_id = await _acting(services, as_person)
         if report:
+            # The reports cover every run of the round: --as needs the right on all of it.
+            await _require_round(services, actor, Action.SEND_REMINDERS, round_id)
             lines = []
             for run in await reminders.runs(round_id):
                 found = await reminders.report(run.id, locale)
@@ -406,7 +464,7 @@ def remind(
                 )
             return lines or [f"round {round_id}: no reminders sent yet"]
         if dry_run:
-            plan = await reminders.plan(round_id, OPERATOR, utcnow(), locale)
+            plan = await reminders.plan(round_id, actor, utcnow(), locale)
             left_out = ", ".join(
                 f"{plan.counts[v]} {v.value.replace('_', ' ')}"
                 for v in Verdict
@@ -416,7 +474,7 @@ def remind(
                 f"dry run for round {round_id} ({plan.title}): "
                 f"{plan.counts[Verdict.REMIND]} would be reminded; left out: {left_out}"
             ]
-        run = await reminders.send(round_id, OPERATOR, utcnow(), "cli")
+        run = await reminders.send(round_id, actor, utcnow(), "cli", person_id)
         return [
             f"round {round_id}: {run.queued} reminders queued (reminder run {run.id}); "
             f"{run.already_answered} had answered, {run.capped} capped, {run.too_recent} "
@@ -448,14 +506,23 @@ def digest(
     ),
     locale: Annotated[str | None, typer.Option(help="nb, nn or en.")] = None,
     chart: Annotated[Path | None, typer.Option(help="Also write the PNG chart here.")] = None,
+    as_person: Annotated[str | None, AS_PERSON] = None,
 ) -> None:
     """A leader's digest for one week, as it would be sent (recorded in the audit log)."""
 
     async def work(services: Services, settings: Settings) -> str:
         service = DigestService(services.store, settings)
         leader_id = int(leader) if leader.isdigit() else await service.leader_by_email(leader)
-        found = await service.for_leader(leader_id, service.period(period, utcnow()))
-        await service.record_view(found, None, "cli", utcnow())
+        actor, viewer = await _acting(services, as_person)
+        async with services.store.transaction() as tx:
+            led = (await leaders_of(tx)).get(leader_id, [])
+        # --as: only the leader's units the person may see the digest of.
+        units = await _allowed_units(services, actor, Action.VIEW_DIGEST, led) if led else []
+        async with services.store.transaction() as tx:
+            found = await service.for_leader_in(
+                tx, leader_id, service.period(period, utcnow()), units
+            )
+        await service.record_view(found, viewer, "cli", utcnow())
         language = locale or settings.default_locale
         if chart is not None:
             png = render_chart(found, language)
@@ -536,25 +603,28 @@ def results(
     output: Annotated[
         Path | None, typer.Option(help="Write to this file (required for xlsx) instead of stdout.")
     ] = None,
+    as_person: Annotated[str | None, AS_PERSON] = None,
 ) -> None:
     """Results of a round (n, %, denominators; groups under k are suppressed); audited."""
     if format == ResultsFormat.XLSX and output is None:
         typer.echo("error: --format xlsx needs --output FILE.xlsx", err=True)
         raise typer.Exit(1)
     request = ResultsRequest(by_unit=by_unit, by=by, free_text=free_text, redact=redact)
+    action = Action.VIEW_RESULTS if format == ResultsFormat.TEXT else Action.EXPORT_RESULTS
 
     async def export(services: Services, settings: Settings) -> bytes:
         service = ResultsService(services.store, services.catalog, settings)
+        actor, viewer = await _acting(services, as_person)
+        # The results cover the round's whole audience: --as needs the right on all of it.
+        await _require_round(services, actor, action, round_id)
         data = await service.export(
             round_id, format, locale or settings.default_locale, request=request
         )
         # Recorded before anything is written: no export leaves without its audit row.
-        await service.record_export(round_id, format, "cli", None, utcnow())
+        await service.record_export(round_id, format, "cli", viewer, utcnow())
         return data
 
-    data = _with_services(
-        export, Action.VIEW_RESULTS if format == ResultsFormat.TEXT else Action.EXPORT_RESULTS
-    )
+    data = _with_services(export, action)
     if output is None:
         sys.stdout.write(data.decode("utf-8"))
         return
@@ -699,6 +769,79 @@ def user_disable(email: str) -> None:
     """Refuse every log-in of this account from now on and end its sessions."""
     _with_services(_account_command(lambda auth: auth.disable(email)), Action.MANAGE_USERS)
     typer.echo(f"dashboard account of {email.strip().lower()} disabled")
+
+
+person_app = typer.Typer(help="One person's data: export or forget.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="Purging identifiable data older than FOLLOWUP_RETENTION_DAYS.", no_args_is_help=True
+)
+app.add_typer(person_app, name="person")
+app.add_typer(retention_app, name="retention")
+WHO = typer.Argument(help="The person's e-mail or id.")
+
+
+@person_app.command("export")
+def person_export(
+    who: Annotated[str, WHO],
+    output: Annotated[Path | None, typer.Option(help="Write the JSON to this file.")] = None,
+) -> None:
+    """Everything stored about a person, as JSON (what /mydata gives; audited)."""
+
+    async def work(services: Services, _settings: Settings) -> str:
+        async with services.store.transaction() as tx:
+            person = await find_person(tx, who)
+            data = await audited_export(tx, person, None, "cli", utcnow())
+        return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+    text = _with_services(work, Action.IMPORT_PEOPLE)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
+def _print_counts(heading: str, counts: dict[str, int]) -> None:
+    typer.echo(heading if counts else f"{heading} nothing")
+    for kind, count in counts.items():
+        typer.echo(f"  {kind}: {count}")
+
+
+@person_app.command("forget")
+def person_forget(
+    who: Annotated[str, WHO],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a person and their identifiable data (anonymous answers and rates stay)."""
+
+    async def find(services: Services, _settings: Settings) -> tuple[int, str]:
+        async with services.store.transaction() as tx:
+            person = await find_person(tx, who)
+        return person.id, " ".join(filter(None, (person.name, f"<{person.email or '-'}>")))
+
+    person_id, label = _with_services(find, Action.IMPORT_PEOPLE)
+    if not yes:
+        typer.confirm(f"Forget {label} (id {person_id}) and delete their data?", abort=True)
+
+    async def forget(services: Services, _settings: Settings) -> dict[str, int]:
+        async with services.store.transaction() as tx:
+            return await erase_person(tx, person_id, "cli", utcnow())
+
+    _print_counts(f"forgot person {person_id}:", _with_services(forget, Action.IMPORT_PEOPLE))
+
+
+@retention_app.command("purge")
+def retention_purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be purged.")
+    ] = False,
+) -> None:
+    """Purge identifiable data older than the retention period now (also runs nightly)."""
+    counts = _with_services(
+        lambda s, settings: RetentionService(s.store, settings).purge(utcnow(), "cli", dry_run),
+        Action.CONFIGURE,
+    )
+    _print_counts("would purge:" if dry_run else "purged:", counts)
 
 
 def main() -> None:

@@ -200,6 +200,26 @@ class Settings(BaseSettings):
         validation_alias=_env("FOLLOWUP_TEAMS_DEV_MODE"),
         description="Mount Teams without auth for the local Playground (loopback host only).",
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("FOLLOWUP_METRICS_TOKEN"),
+        description="Bearer token for `/metrics` from other hosts (without it, loopback only).",
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto",
+        validation_alias=_env("FOLLOWUP_LOG_FORMAT"),
+        description="`json` lines or `console`; `auto`: console on a terminal, else json.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("FOLLOWUP_LOG_LEVEL"), description="Lowest level logged."
+    )
+    scheduler_lease_seconds: float = Field(
+        60.0,
+        ge=1,
+        validation_alias=_env("FOLLOWUP_SCHEDULER_LEASE_SECONDS"),
+        description="Seconds before another process takes over a scheduler lease not renewed "
+        "(renewed every quarter of it).",
+    )
 
     @field_validator("quiet_hours")
     @classmethod
