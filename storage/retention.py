@@ -136,7 +136,8 @@ class RetentionRepository:
         Submitted answers of identified rounds are de-identified, not deleted: the person
         column is cleared and their times coarsened to the round's close, so the round's
         results stay computable while nothing ties them to anyone (participation loses its
-        person too). Unsubmitted answer rows and dialog states of those rounds are deleted.
+        person too). Free-text answers of those rounds are deleted (they may name people);
+        unsubmitted answer rows and dialog states are deleted.
         """
         counts: Counts = {}
         old_rounds = list(
@@ -152,6 +153,13 @@ class RetentionRepository:
                     m.Answer.response_id.is_(None),
                     m.Answer.person_id.is_not(None),
                 )
+            )
+        )
+        # Free text can name people (the prompt warns, people still do): it goes, not just
+        # its author.
+        counts["free_text_deleted"] = _rows(
+            await self.session.execute(
+                delete(m.Answer).where(m.Answer.round_id.in_(ids), m.Answer.text.is_not(None))
             )
         )
         answers = responses = 0
