@@ -86,10 +86,14 @@ def translate_event(data: Mapping[str, object]) -> Event:
     raise ActionError(f"unknown request type {kind!r}")
 
 
+MAX_ID = 2**31 - 1
+"""Ids are database integers: a larger number would overflow PostgreSQL's int4 (a 500)."""
+
+
 def _round_id(data: Mapping[str, object]) -> int:
     round_id = data.get("round_id")
-    if not isinstance(round_id, int) or isinstance(round_id, bool):
-        raise ActionError("'round_id' must be an integer")
+    if not isinstance(round_id, int) or isinstance(round_id, bool) or abs(round_id) > MAX_ID:
+        raise ActionError("'round_id' must be an integer id")
     return round_id
 
 

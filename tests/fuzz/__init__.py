@@ -1,0 +1,1 @@
+"""Property-based fuzzing of every input surface: chat channels, web chat and definition files."""
