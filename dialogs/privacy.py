@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -230,6 +230,66 @@ def suppress_siblings(
     result = suppress_tree(nodes, k, hidden)
     reasons = {key: why for key, why in result.reasons.items() if key != whole}
     return Suppression(result.visible - {whole}, MappingProxyType(reasons))
+
+
+ALL_GROUPS = "\0all"
+"""The root `suppress_scope` puts above the top groups (never a unit id)."""
+
+
+@dataclass(frozen=True)
+class ScopedSuppression:
+    """The rule over a whole tree, as one viewer of part of it may use it.
+
+    Attributes:
+        suppression: Which groups may be shown (the same for every viewer), `ALL_GROUPS` included.
+        parent: The group above each group with members below it (`ALL_GROUPS` at the top).
+        total_shown: Whether the viewer's scope total may be shown.
+    """
+
+    suppression: Suppression
+    parent: Mapping[str, str]
+    total_shown: bool
+
+
+def suppress_scope(
+    own: Mapping[str, int],
+    parent_of: Mapping[str, str | None],
+    scope: Set[str],
+    k: int = DEFAULT_K,
+) -> ScopedSuppression:
+    """Apply the rule to a whole unit tree, for a viewer who sees only part of it (`scope`).
+
+    The rule runs over every group, not only the viewer's, so each viewer hides the same groups:
+    with a tree cut to each scope, two viewers of nested scopes would each see a figure the
+    other's page hides, and together subtract it. The scope's own total is shown only when it is
+    one of the tree's shown figures or a sum of them: the scope holds every member, or each of its
+    top groups is shown.
+
+    Args:
+        own: Members of each group directly (groups without members may be left out).
+        parent_of: The group above each group (None at the top); unknown groups are top groups.
+        scope: The groups the viewer sees (with every group below them).
+        k: The minimum group size.
+    """
+    present: set[str] = set()
+    for key in own:
+        current: str | None = key
+        while current is not None and current not in present:
+            present.add(current)
+            current = parent_of.get(current)
+    parent: dict[str, str] = {}
+    for key in present:
+        above = parent_of.get(key)
+        parent[key] = above if above is not None and above in present else ALL_GROUPS
+    nodes = [GroupNode(ALL_GROUPS, None, 0)]
+    nodes += [GroupNode(key, parent[key], own.get(key, 0)) for key in present]
+    suppression = suppress_tree(nodes, k)
+    if all(key in scope for key, n in own.items() if n):
+        total_shown = suppression.shown(ALL_GROUPS)
+    else:
+        tops = [key for key in present & scope if parent[key] not in scope]
+        total_shown = bool(tops) and all(suppression.shown(key) for key in tops)
+    return ScopedSuppression(suppression, MappingProxyType(parent), total_shown)
 
 
 def can_show_rate(invitees: int, k: int = DEFAULT_K) -> bool:

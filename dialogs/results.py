@@ -305,6 +305,52 @@ def compute_results(
     )
 
 
+def cut_to_scope(
+    results: RoundResults, units: Sequence[UnitRecord], scope: Collection[str]
+) -> RoundResults:
+    """A whole round's figures (by unit) cut to the units a viewer may see.
+
+    A report computed from the viewer's units alone would decide the k rule over their part of
+    the tree only, and two viewers of nested parts could subtract each other's figures. So the
+    rule runs over the whole round and the report is cut: units in scope keep their groups, and
+    the overall figure becomes that of the scope's one top unit (hidden when the scope has
+    several: their sum is no figure of the tree), or stays the round's when the scope is all.
+    """
+    groups = tuple(g for g in results.groups if g.unit_id in scope)
+    if len(groups) == len(results.groups):
+        return results
+    parent = {u.id: u.parent_id for u in units}
+    tops = [g for g in groups if parent.get(g.unit_id) not in scope]
+    if len(tops) == 1:
+        suppressed, items = tops[0].suppressed, tops[0].items
+    else:
+        suppressed = True
+        items = tuple(
+            replace(
+                i,
+                suppressed=True,
+                denominator=0,
+                options=tuple(replace(o, n=0, pct=None) for o in i.options),
+                texts=(),
+                comments=(),
+            )
+            for i in results.items
+        )
+    return replace(
+        results,
+        invited=None,
+        ineligible=None,
+        unreachable=None,
+        eligible=None,
+        respondents=None,
+        response_rate=None,
+        suppressed=suppressed,
+        items=items,
+        groups=groups,
+        crosstab=None,
+    )
+
+
 def _hidden_items(
     questionnaire: Questionnaire,
     facts: Sequence[AnswerFact],

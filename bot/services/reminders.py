@@ -14,7 +14,7 @@ from bot.settings import Settings
 from dialogs import policy
 from dialogs.i18n import translate
 from dialogs.org import ancestor_ids, zone_of
-from dialogs.privacy import can_show_rate
+from dialogs.privacy import can_show_rate, suppress_scope
 from dialogs.records import (
     ParticipationStatus,
     ReminderRunRecord,
@@ -166,8 +166,35 @@ class ReminderService:
             invitees,
             counts,
             tuple(recipients),
-            can_show_rate(invitees, self.settings.min_group_size),
+            await self._shows_counts(tx, round_id, actor, invitees),
         )
+
+    async def _shows_counts(
+        self, tx: Transaction, round_id: int, actor: policy.Actor, invitees: int
+    ) -> bool:
+        """Counts need k invitees, and a scope total the whole round's k rule shows.
+
+        Decided over every unit of the round, the same for every coordinator: else the dry runs
+        of two nested scopes would subtract to a group of fewer than k.
+        """
+        k = self.settings.min_group_size
+        if actor.operator or not can_show_rate(invitees, k):
+            return can_show_rate(invitees, k)
+        own: Counter[str] = Counter()
+        for participation in await tx.rounds.participations(round_id):
+            own[participation.unit_id] += (
+                participation.status is not ParticipationStatus.INELIGIBLE
+            )
+        units = {unit.id: unit for unit in await tx.org.units()}
+        allowed = {
+            unit_id
+            for unit_id in units
+            if policy.decide(
+                actor, policy.Action.SEND_REMINDERS, unit_id, lambda u: ancestor_ids(units, u)
+            ).allowed
+        }
+        parent_of = {unit.id: unit.parent_id for unit in units.values()}
+        return suppress_scope(own, parent_of, allowed, k).total_shown
 
     async def send(
         self,

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dialogs.model import LocalizedText
-from dialogs.privacy import GroupNode, can_show_rate, suppress_tree
+from dialogs.privacy import ALL_GROUPS, can_show_rate, suppress_scope
 from dialogs.records import ParticipationRecord, ParticipationStatus, UnitRecord
 from dialogs.results import percent
 
 ELIGIBLE = frozenset({ParticipationStatus.INVITED, ParticipationStatus.COMPLETED})
 """Who counts in the denominator: ineligible and unreachable invitees are left out."""
-WHOLE = "\0all"
-"""The key of the whole scope in the unit tree (never a unit id)."""
 
 
 @dataclass(frozen=True)
@@ -69,42 +67,27 @@ def unit_rows(
 ) -> tuple[RateFigure, list[UnitRow]]:
     """The whole scope's figure and one row per unit in scope with invitees in its subtree.
 
-    The rule of dialogs/privacy.py runs on eligible invitees over the unit tree (with the whole
-    scope as its root), so neither a small unit nor, by subtraction, a hidden remainder under k
-    shows a rate.
+    The rule runs on eligible invitees over the round's whole unit tree (`suppress_scope`), so
+    every viewer hides the same units and no two viewers' tables subtract to a hidden group.
 
     Args:
         units: Every unit by id.
-        participations: The round's participations (any unit; those outside `scope` are ignored).
+        participations: The round's participations (any unit).
         scope: The units the viewer may see figures of.
         k: The minimum group size.
     """
-    mine = [p for p in participations if p.unit_id in scope]
     own: dict[str, int] = {}
-    for participation in mine:
+    for participation in participations:
         own[participation.unit_id] = own.get(participation.unit_id, 0) + (
             participation.status in ELIGIBLE
         )
-    # Units in scope with invitees somewhere below them (the set is closed under ancestors
-    # in scope, so each node's parent is its own parent, or the whole when outside scope).
-    present: set[str] = set()
-    for unit_id in own:
-        current: str | None = unit_id
-        while current is not None and current in scope and current not in present:
-            present.add(current)
-            current = _parent(units, current)
-    parent_of: dict[str, str] = {}
-    for unit_id in present:
-        parent = _parent(units, unit_id)
-        parent_of[unit_id] = parent if parent is not None and parent in present else WHOLE
-    nodes = [GroupNode(WHOLE, None, 0)]
-    nodes += [GroupNode(u, parent_of[u], own.get(u, 0)) for u in present]
-    suppression = suppress_tree(nodes, k)
+    parent_of = {unit_id: unit.parent_id for unit_id, unit in units.items()}
+    scoped = suppress_scope(own, parent_of, scope, k)
     by_unit: dict[str, list[ParticipationRecord]] = {}
-    for participation in mine:
+    for participation in participations:
         by_unit.setdefault(participation.unit_id, []).append(participation)
     children: dict[str, list[str]] = {}
-    for unit_id, above in parent_of.items():
+    for unit_id, above in scoped.parent.items():
         children.setdefault(above, []).append(unit_id)
 
     def subtree_of(unit_id: str) -> list[ParticipationRecord]:
@@ -117,15 +100,15 @@ def unit_rows(
 
     def walk(key: str, depth: int) -> None:
         for unit_id in sorted(children.get(key, ()), key=lambda u: units[u].name.get("nb")):
-            figure = rate_figure(subtree_of(unit_id), k) if suppression.shown(unit_id) else HIDDEN
+            if unit_id not in scope:
+                walk(unit_id, depth)
+                continue
+            shown = scoped.suppression.shown(unit_id)
+            figure = rate_figure(subtree_of(unit_id), k) if shown else HIDDEN
             rows.append(UnitRow(unit_id, units[unit_id].name, depth, figure))
             walk(unit_id, depth + 1)
 
-    walk(WHOLE, 0)
-    whole = rate_figure(mine, k) if suppression.shown(WHOLE) else HIDDEN
+    walk(ALL_GROUPS, 0)
+    mine = [p for p in participations if p.unit_id in scope]
+    whole = rate_figure(mine, k) if scoped.total_shown else HIDDEN
     return whole, rows
-
-
-def _parent(units: Mapping[str, UnitRecord], unit_id: str) -> str | None:
-    unit = units.get(unit_id)
-    return unit.parent_id if unit else None

@@ -19,14 +19,14 @@ from bot.services.reminders import ReminderError, ReminderService
 from bot.services.results import to_csv
 from bot.settings import Settings
 from bot.web.auth import DashboardAuth, Viewer
-from bot.web.figures import rate_figure, unit_rows
+from bot.web.figures import unit_rows
 from bot.web.insight import InsightPages
 from dialogs import policy
 from dialogs.i18n import format_day, format_percent, normalize_locale, translate
 from dialogs.org import ancestor_ids, subtree
 from dialogs.records import RoundRecord
 from dialogs.reminders import Verdict
-from dialogs.results import compute_results
+from dialogs.results import compute_results, cut_to_scope
 from storage.stats import round_facts
 from storage.store import Store, Transaction
 
@@ -92,7 +92,8 @@ class DashboardApp:
         router.add_post(f"{PREFIX}/login", self.login)
         router.add_post(f"{PREFIX}/logout", self.page(self.logout))
         router.add_get(f"{PREFIX}/", self.page(self.home))
-        rounds = PREFIX + r"/rounds/{round_id:\d+}"
+        # At most nine digits: a longer id overflows PostgreSQL's integer (a 500, not a 404).
+        rounds = PREFIX + r"/rounds/{round_id:\d{1,9}}"
         router.add_get(rounds, self.page(self.round_page))
         router.add_get(f"{rounds}/remind", self.page(self.remind_page))
         router.add_post(f"{rounds}/remind", self.page(self.remind))
@@ -263,16 +264,19 @@ class DashboardApp:
         rows = []
         async with self.store.transaction() as tx:
             rounds = sorted(await tx.rounds.all(), key=lambda r: (r.opens_at, r.id))
+            units = {u.id: u for u in await tx.org.units()}
             for round_ in rounds:
                 scope = await self._scope(tx, viewer, round_, policy.Action.VIEW_RESPONSE_RATES)
                 if not scope:
                     continue
-                mine = [p for p in await tx.rounds.participations(round_.id) if p.unit_id in scope]
+                # The same figure as the round page's whole (the rule over the whole tree).
+                participations = await tx.rounds.participations(round_.id)
+                whole, _ = unit_rows(units, participations, scope, self.k)
                 rows.append(
                     {
                         "round": round_,
                         "title": await self._title(tx, round_, viewer.locale),
-                        "figure": rate_figure(mine, self.k),
+                        "figure": whole,
                     }
                 )
         return self.render("home.html", viewer.locale, viewer=viewer, rows=rows)
@@ -392,21 +396,17 @@ class DashboardApp:
             round_, scope = found
             units = await tx.org.units()
             questionnaire = await self.catalog.get(tx, round_.questionnaire_version_id)
-            facts = [
-                fact
-                for fact in await round_facts(tx.session, round_.id, round_.anonymous)
-                if fact.unit_id in scope
-            ]
-            participations = [
-                p for p in await tx.rounds.participations(round_.id) if p.unit_id in scope
-            ]
+            facts = await round_facts(tx.session, round_.id, round_.anonymous)
+            participations = await tx.rounds.participations(round_.id)
             await tx.audit.record(
                 viewer.person.id, ORIGIN, "export", f"round:{round_.id}", self.clock()
             )
-        audience = subtree(units, round_.unit_ids) & scope
-        results = compute_results(
+        # The k rule over the whole round, then cut: the same hidden units for every viewer.
+        audience = subtree(units, round_.unit_ids)
+        whole = compute_results(
             questionnaire, facts, participations, units, audience, self.k, by_unit=True
         )
+        results = cut_to_scope(whole, units, scope)
         body = to_csv(questionnaire, results, viewer.locale)
         return web.Response(
             body=body.encode("utf-8"),
