@@ -319,10 +319,15 @@ class AnonymousResponse(Base):
     """A submitted response of an anonymous round: random key, no person, no time, no link."""
 
     __tablename__ = "anonymous_responses"
-    # WITHOUT ROWID: SQLite's hidden rowid would otherwise reproduce the submit order.
-    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
+    # WITHOUT ROWID: SQLite's hidden rowid would otherwise reproduce the submit order. The
+    # round's index includes the random key: a b-tree keeps equal keys in the order of their
+    # first heap position, so an index on round_id alone would list responses in submit order.
+    __table_args__ = (
+        Index("ix_anonymous_responses_round_id_key", "round_id", "key"),
+        {"sqlite_with_rowid": False},
+    )
     key: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_key)
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
 
 

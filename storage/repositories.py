@@ -35,9 +35,10 @@ from dialogs.records import (
 from dialogs.rhythm import parse_window
 from storage import models as m
 from storage.database import insert_for
-from storage.models import utcnow
+from storage.models import random_key, utcnow
 
 SCATTER_ROWS = 3
+ANSWER_KEYS = ("key", "response_key")
 CHUNK = 500
 """Ids per IN (...) list: well under every database's parameter limit."""
 
@@ -289,8 +290,15 @@ class OrgRepository:
         With `lock`, the row stays locked for the transaction (PostgreSQL), so two first
         messages from one address cannot both enroll it; the insert never races either.
         """
-        found = await self.identity(channel, external_id)
-        if found is None:
+        query = select(m.Identity).where(
+            m.Identity.channel == channel, m.Identity.external_id == external_id
+        )
+        if lock:
+            query = query.with_for_update()
+        # populate_existing: the row as stored now, even if this session loaded it earlier.
+        query = query.execution_options(populate_existing=True)
+        row = await self.session.scalar(query)  # one round trip when the address is known
+        if row is None:
             await self.session.execute(
                 insert_for(self.session)(m.Identity)
                 .values(
@@ -298,12 +306,8 @@ class OrgRepository:
                 )
                 .on_conflict_do_nothing(index_elements=["channel", "external_id"])
             )
-        query = select(m.Identity).where(
-            m.Identity.channel == channel, m.Identity.external_id == external_id
-        )
-        row = await self.session.scalar(query.with_for_update() if lock else query)
+            row = await self.session.scalar(query)
         assert row is not None
-        await self.session.refresh(row)
         return _identity(row)
 
     async def mark_reachable(self, identity_id: int) -> None:
@@ -701,19 +705,28 @@ class RoundRepository:
     async def blur_completions(self, round_id: int) -> None:
         """Rewrite every completed participation of the round (PostgreSQL only).
 
-        The submit transaction writes the anonymous response and the participation together,
-        so both rows would carry its transaction id (xmin). Rewriting all completed rows
-        gives them all the newest one, and a response's xmin no longer points at a person.
+        The submit transaction writes the anonymous response, the participation and the
+        person's conversation row together, so those rows would carry its transaction id
+        (xmin). Rewriting the participations and conversation rows of everyone who completed
+        the round gives them all the newest one, and a response's xmin no longer points at a
+        person. (Only rows committed as completed are rewritten: a concurrent submitter is
+        never waited for, so two submits cannot deadlock.)
         """
         if self.session.get_bind().dialect.name != "postgresql":
             return
+        completed = (
+            m.Participation.round_id == round_id,
+            m.Participation.status == ParticipationStatus.COMPLETED.value,
+        )
         await self.session.execute(
-            update(m.Participation)
+            update(m.Participation).where(*completed).values(status=m.Participation.status)
+        )
+        await self.session.execute(
+            update(m.Conversation)
             .where(
-                m.Participation.round_id == round_id,
-                m.Participation.status == ParticipationStatus.COMPLETED.value,
+                m.Conversation.person_id.in_(select(m.Participation.person_id).where(*completed))
             )
-            .values(status=m.Participation.status)
+            .values(round_id=m.Conversation.round_id)
         )
 
     async def reinstate(self, round_id: int, reason: str) -> None:
@@ -827,12 +840,22 @@ class ConversationRepository:
 
     async def save_state(self, person_id: int, round_id: int, state: dict[str, Any]) -> None:
         """Store the dialog state (so a restart between two answers loses nothing)."""
-        row = await self.session.get(m.DialogStateRow, (person_id, round_id))
-        if row is None:
-            row = m.DialogStateRow(person_id=person_id, round_id=round_id, state=state)
-        row.state, row.updated_at = state, utcnow()
-        self.session.add(row)
-        await self.session.flush()
+        # One upsert, no read first (it runs after every answer).
+        insert = insert_for(self.session)(m.DialogStateRow).values(
+            person_id=person_id, round_id=round_id, state=state, updated_at=utcnow()
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["person_id", "round_id"],
+                set_={"state": insert.excluded.state, "updated_at": insert.excluded.updated_at},
+            )
+        )
+        # A row this session loaded earlier must not keep the old state.
+        loaded = self.session.identity_map.get(
+            self.session.identity_key(m.DialogStateRow, (person_id, round_id))
+        )
+        if loaded is not None:
+            self.session.expire(loaded)
 
     async def delete_state(self, person_id: int, round_id: int) -> None:
         """Drop the in-progress state (done inside the submit transaction)."""
@@ -895,45 +918,67 @@ class AnswerRepository:
         answers: Sequence[tuple[str, AnswerValue, str | None]],
     ) -> None:
         """An anonymous response: random keys, no person, no time; answers in random order."""
-        response = m.AnonymousResponse(round_id=round_id, unit_id=unit_id)
-        self.session.add(response)
-        await self.session.flush()
-        shuffled = list(answers)
-        random.SystemRandom().shuffle(shuffled)
-        for item_id, value, measure_id in shuffled:
-            self.session.add(
-                m.AnonymousAnswer(
-                    response_key=response.key,
-                    item_id=item_id,
-                    measure_id=measure_id,
-                    **_value_columns(value),
-                )
-            )
-        await self.session.flush()
+        system = random.SystemRandom()
+        rows = [
+            {"item_id": item_id, "measure_id": measure_id, **_value_columns(value)}
+            for item_id, value, measure_id in answers
+        ]
+        bundles = [({"round_id": round_id, "unit_id": unit_id}, rows)]
         if self.session.get_bind().dialect.name == "postgresql":
-            await self._scatter(round_id)
+            bundles += await self._take_random(round_id)
+        # Every bundle gets new random keys and goes in in random order (answers too).
+        system.shuffle(bundles)
+        responses, children = [], []
+        for response, its_answers in bundles:
+            key = random_key()
+            responses.append({**response, "key": key})
+            shuffled = list(its_answers)
+            system.shuffle(shuffled)
+            children += [
+                {**answer, "key": random_key(), "response_key": key} for answer in shuffled
+            ]
+        for response in responses:
+            await self.session.execute(insert(m.AnonymousResponse).values(**response))
+        for start in range(0, len(children), CHUNK):
+            await self.session.execute(insert(m.AnonymousAnswer), children[start : start + CHUNK])
 
-    async def _scatter(self, round_id: int) -> None:
-        # PostgreSQL appends new row versions to the heap, so physical order (ctid) would
-        # follow submit order. Rewriting a few random earlier responses moves them to the end.
-        keys = list(
-            await self.session.scalars(
-                select(m.AnonymousResponse.key)
+    async def _take_random(
+        self, round_id: int
+    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Remove a few random earlier responses of the round, to be written again (PostgreSQL).
+
+        PostgreSQL appends rows to the heap and indexes point at a row's first position (an
+        update in place keeps it), so both a plain scan and an index scan would list responses
+        in submit order. Deleting a few random earlier ones and inserting them again with new
+        keys, shuffled together with the new response, moves them: no order follows submits.
+        SKIP LOCKED: two submits at once never take (and so duplicate) the same response.
+        """
+        taken = list(
+            await self.session.execute(
+                select(m.AnonymousResponse.key, m.AnonymousResponse.unit_id)
                 .where(m.AnonymousResponse.round_id == round_id)
                 .order_by(func.random())
                 .limit(SCATTER_ROWS)
+                .with_for_update(skip_locked=True)
             )
         )
+        if not taken:
+            return []
+        keys = [key for key, _ in taken]
+        columns = [c for c in m.AnonymousAnswer.__table__.columns if c.name not in ANSWER_KEYS]
+        answers: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+        for row in await self.session.execute(
+            select(m.AnonymousAnswer.response_key, *columns).where(
+                m.AnonymousAnswer.response_key.in_(keys)
+            )
+        ):
+            answers[row[0]].append(
+                {c.name: value for c, value in zip(columns, row[1:], strict=True)}
+            )
         await self.session.execute(
-            update(m.AnonymousResponse)
-            .where(m.AnonymousResponse.key.in_(keys))
-            .values(unit_id=m.AnonymousResponse.unit_id)
+            delete(m.AnonymousResponse).where(m.AnonymousResponse.key.in_(keys))
         )
-        await self.session.execute(
-            update(m.AnonymousAnswer)
-            .where(m.AnonymousAnswer.response_key.in_(keys))
-            .values(item_id=m.AnonymousAnswer.item_id)
-        )
+        return [({"round_id": round_id, "unit_id": unit}, answers[key]) for key, unit in taken]
 
     async def answers_of(self, round_id: int, person_id: int) -> list[tuple[str, AnswerValue]]:
         """Every answer row a person gave in a round, oldest first (for tests and exports)."""

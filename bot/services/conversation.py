@@ -107,15 +107,15 @@ class ConversationService:
             messages = await self._dispatch(tx, person, locale, focus, event, now)
             after = await tx.conversations.focus(person.id)
             anonymous = await self._anonymous_round(tx, focus, after, event)
-            return Reply(
-                messages, person.id, await self._locale(tx, person, fresh=True), anonymous
-            )
+            if not isinstance(event, ENGINE_EVENTS):  # answers change no language or unit
+                locale = await self._locale(tx, person, fresh=True)
+            return Reply(messages, person.id, locale, anonymous)
 
     async def _anonymous_round(
         self, tx: Transaction, before: int | None, after: int | None, event: Event
     ) -> int | None:
         candidates = [before, after, event.round_id if isinstance(event, BeginRound) else None]
-        for round_id in candidates:
+        for round_id in dict.fromkeys(candidates):  # each round once (usually before == after)
             if round_id is not None:
                 round_ = await tx.rounds.get(round_id)
                 if round_ is not None and round_.anonymous:
@@ -247,13 +247,13 @@ class ConversationService:
         if action is not None and not await self._allowed(tx, person, action, None):
             return self._say("service.denied", locale)
         if isinstance(event, ExportMyData):
-            return await self.account.export(tx, person, locale)
+            return await self.account.export(tx, person, locale, now)
         if isinstance(event, CreateLinkCode):
             return await self.account.link_code(tx, person, locale, now)
         if isinstance(event, Forget):
             if not event.confirmed:
                 return self.account.confirm_forget(locale)
-            return await self.account.forget(tx, person, locale)
+            return await self.account.forget(tx, person, locale, now)
         return None
 
     async def _set_language(
@@ -332,7 +332,7 @@ class ConversationService:
             return (self._say("service.round_closed", locale),)
         if not isinstance(event, ENGINE_EVENTS):
             return (self._say("service.help", locale),)
-        questionnaire = await self.catalog.for_person(tx, round_id, person.id)
+        questionnaire = await self.catalog.for_participation(tx, round_, participation)
         stored = await tx.conversations.state(person.id, round_id)
         state = engine.DialogState.from_dict(stored) if stored else None
         if state is None:
@@ -389,9 +389,9 @@ class ConversationService:
         # In-progress answers leave with the state, in the same transaction as the submit.
         await tx.conversations.delete_state(person.id, round_.id)
         await tx.rounds.complete(round_.id, person.id, now.date())
-        if round_.anonymous:
-            await tx.rounds.blur_completions(round_.id)
         await tx.conversations.set_focus(person.id, None)
+        if round_.anonymous:  # after every write of this person's rows (see blur_completions)
+            await tx.rounds.blur_completions(round_.id)
         remaining = await tx.rounds.open_rounds_for(person.id, now)
         return (await self._offer(tx, remaining, locale),) if remaining else ()
 
