@@ -16,6 +16,7 @@ from bot.channels.base import (
     OutboundMessage,
     RetryAfter,
     Sender,
+    SendResult,
     Sent,
     Unreachable,
 )
@@ -64,7 +65,11 @@ class OutboxDrainer:
         self.limiters = {channel: RateLimiter(limit) for channel, limit in (limits or {}).items()}
         self.in_flight_limit = concurrency
         self.lease = lease
+        self.paused_until: dict[str, float] = {}
+        """Per channel, the limiter's clock time its last 429 told us to wait until."""
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.on_result: Callable[[str, SendResult], None] = lambda _channel, _result: None
+        """Told each send's result (the app's metrics count them)."""
 
     async def drain_once(self) -> int:
         """Send one batch of what is due now; returns how many rows were handled."""
@@ -166,9 +171,11 @@ class OutboxDrainer:
     async def _deliver(self, row: OutboxRow) -> Outcome:
         sender = self.senders.get(row.channel)
         if sender is None or row.external_id is None or row.identity_id is None:
-            return Outcome(row, "unreachable", "no reachable identity in this channel")
+            gone = Unreachable("no reachable identity in this channel")
+            self.on_result(row.channel, gone)
+            return Outcome(row, "unreachable", gone.reason)
         limiter = self.limiters.get(row.channel)
-        if limiter is not None:
+        while limiter is not None:
             wait = limiter.reserve(row.external_id) - limiter.clock()
             if wait > self.lease / 2:
                 # Sleeping past the lease would let another sender take the row too: give it
@@ -177,12 +184,21 @@ class OutboxDrainer:
             if wait > 0:
                 await limiter.sleep(wait)
             await limiter.admit()
+            # A 429 that came in while this row waited for its slot holds it back too.
+            if self.paused_until.get(row.channel, 0.0) <= limiter.clock():
+                break
         message = self._message(row)
         assert message is not None
         try:
-            result = await sender.send(message)
+            # A send still hanging when the lease runs out would be sent again by whoever
+            # takes the row over (botbuilder's HTTP client waits 100 s): give up well before.
+            async with asyncio.timeout(self.lease / 2):
+                result = await sender.send(message)
+        except TimeoutError:
+            result = Failed(f"no answer within {self.lease / 2:g} s")
         except Exception as error:  # senders should not raise; treat it as a passing failure
             result = Failed(repr(error))
+        self.on_result(row.channel, result)
         if isinstance(result, Sent):
             return Outcome(row, "sent")
         if isinstance(result, Unreachable):
@@ -190,6 +206,9 @@ class OutboxDrainer:
         if isinstance(result, RetryAfter):
             if limiter is not None:
                 limiter.pause(result.seconds)  # a 429 is about the whole bot, not this row
+                self.paused_until[row.channel] = max(
+                    self.paused_until.get(row.channel, 0.0), limiter.clock() + result.seconds
+                )
             return self._later(row, result.seconds, "retry after")
         if row.attempts >= MAX_ATTEMPTS:
             return Outcome(row, "failed", result.reason)

@@ -739,6 +739,8 @@ class Call:
     status: int | None = None
     result: Any = None
     description: str | None = None
+    dropped: bool = False
+    """The connection was closed instead of answering (status 0 if the method did not run)."""
 
     @property
     def done(self) -> bool:
@@ -849,6 +851,8 @@ class Fault:
     delay: float
     times: int | None
     hits: int = 0
+    drop: Literal["before", "after"] | None = None
+    """Hang up instead of answering: before the method runs, or after (its answer is lost)."""
 
     def matches(self, method: str, chat_id: int | str | None) -> bool:
         """Whether a request to `method` for `chat_id` falls under this rule."""
@@ -1398,6 +1402,29 @@ class TelegramApiStandIn:
         self.faults.append(fault)
         return fault
 
+    def drop(
+        self,
+        method: str | None,
+        *,
+        after: bool = False,
+        times: int | None = 1,
+        chat_id: int | None = None,
+    ) -> Fault:
+        """Close the connection without an answer: before the method runs, or (`after`) once it
+        has taken effect, as when a reply is lost on the way back (the bot cannot tell)."""
+        fault = Fault(
+            self._canonical(method),
+            chat_id,
+            None,
+            None,
+            None,
+            0.0,
+            times,
+            drop="after" if after else "before",
+        )
+        self.faults.append(fault)
+        return fault
+
     def cancel(self, fault: Fault | None = None) -> None:
         """Remove one fault rule, or all of them."""
         if fault is None:
@@ -1507,12 +1534,15 @@ class TelegramApiStandIn:
         except ApiError as exc:
             params, parse_error = {}, exc
         call = self._record(entry[0] if entry else name, params)
+        drop: Literal["before", "after"] | None = None
         try:
             if parse_error is not None:
                 raise parse_error
             if entry is None:
                 raise ApiError(404, "Not Found")
-            await self._apply_faults(call)
+            drop = await self._apply_faults(call)
+            if drop == "before":
+                return self._hang_up(request, call)
             self._check_rate(call)
             outcome = await entry[1](params)
         except ApiError as exc:
@@ -1524,8 +1554,20 @@ class TelegramApiStandIn:
             if isinstance(outcome, _Described):
                 body["description"] = call.description = outcome.description
             call.status, call.result = 200, result
+        if drop == "after" and call.ok:
+            return self._hang_up(request, call)
         self._notify()
         return web.json_response(body, status=call.status)
+
+    def _hang_up(self, request: web.Request, call: Call) -> web.Response:
+        """Close the connection unanswered; the call is logged with `dropped` set."""
+        call.dropped = True
+        if call.status is None:
+            call.status, call.description = 0, "connection closed without an answer"
+        if request.transport is not None:
+            request.transport.close()
+        self._notify()
+        return web.Response(status=204)
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         token, path = request.match_info["token"], request.match_info["path"]
@@ -1539,7 +1581,8 @@ class TelegramApiStandIn:
                 return web.Response(body=stored.data, content_type=stored.mime_type)
         return web.json_response(ApiError(404, "Not Found").payload(), status=404)
 
-    async def _apply_faults(self, call: Call) -> None:
+    async def _apply_faults(self, call: Call) -> Literal["before", "after"] | None:
+        """Apply matching fault rules: delays, error answers; returns a hang-up to do, if any."""
         for fault in list(self.faults):
             if not fault.matches(call.method, call.chat_id):
                 continue
@@ -1550,6 +1593,9 @@ class TelegramApiStandIn:
                 await asyncio.sleep(fault.delay)
             if (error := fault.error()) is not None:
                 raise error
+            if fault.drop is not None:
+                return fault.drop
+        return None
 
     def _check_rate(self, call: Call) -> None:
         if call.method not in LIMITED_METHODS:

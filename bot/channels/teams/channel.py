@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +16,7 @@ from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
 from bot.channels.actions import ActionError, refusal, translate_event
 from bot.channels.teams.render import TeamsOut, card, recorded_card, render_message
+from bot.channels.teams.sender import patiently
 from bot.channels.teams.translate import (
     TeamsLine,
     TeamsSubmit,
@@ -79,7 +81,7 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
         except web.HTTPException:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            log.info("malformed Teams request: %r", error)
+            log.info("malformed Teams request (%s)", type(error).__name__)
             raise web.HTTPBadRequest(text="malformed activity") from None
         return response or web.Response(status=201)
 
@@ -122,7 +124,7 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
         try:
             member = await TeamsInfo.get_member(context, context.activity.from_property.id)
         except Exception as error:  # not every host answers member lookups
-            log.info("no Teams member details: %r", error)
+            log.info("no Teams member details (%s)", type(error).__name__)
             return
         address = (
             getattr(member, "email", None) or getattr(member, "user_principal_name", None) or ""
@@ -174,7 +176,7 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
         try:
             await context.update_activity(updated)
         except Exception as error:  # an old card may be gone; the answer is stored anyway
-            log.info("could not update card %s: %r", activity_id, error)
+            log.info("could not update card %s (%s)", activity_id, type(error).__name__)
 
     async def _resolve(self, key: str, token: str) -> dict[str, Any] | None:
         async with self.store.transaction() as tx:
@@ -190,7 +192,7 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
         key = sender_key(context.activity)
         for message in messages:
             activity = await self.activity_for(key, render_message(message, locale))
-            await context.send_activity(activity)
+            await patiently(functools.partial(context.send_activity, activity))
 
     async def activity_for(self, key: str, out: TeamsOut) -> Activity:
         """A message activity carrying `out` as an Adaptive Card, tokens issued for `key`."""
@@ -205,12 +207,21 @@ class TeamsChannel(Bot):  # type: ignore[misc]  # botbuilder ships no type hints
         """Send `out` into a stored conversation; returns the new activity id."""
         activity = await self.activity_for(key, out)
         sent: list[str | None] = []
+        failed: list[Exception] = []
 
         async def callback(context: TurnContext) -> None:
-            response = await context.send_activity(activity)
+            try:
+                response = await context.send_activity(activity)
+            except Exception as error:  # on_turn_error would log it and report success
+                failed.append(error)
+                return
             sent.append(response.id if response else None)
 
         await self.adapter.continue_conversation(
             ConversationReference().deserialize(reference), callback, self.app_id
         )
-        return sent[0] if sent else None
+        if failed:
+            raise failed[0]  # the outbox tells a 429 from a 403 by it
+        if not sent:
+            raise RuntimeError("the proactive turn failed before sending")
+        return sent[0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.channels.base import Failed, OutboundMessage, RetryAfter, SendResult, Sent, Unreachable
 from bot.channels.teams.render import render_payload
@@ -13,6 +15,10 @@ if TYPE_CHECKING:
 
 RETRY_STATUSES = {429, 412, 502, 504}
 GONE_STATUSES = {403, 404}
+REPLY_ATTEMPTS = 3
+MAX_REPLY_WAIT = 10.0
+"""Seconds a reply in a conversation waits out a 429/5xx; beyond, the person can /resume."""
+T = TypeVar("T")
 
 
 def status_of(error: Exception) -> int | None:
@@ -34,6 +40,28 @@ def classify(error: Exception) -> SendResult:
         except (TypeError, ValueError):
             return RetryAfter(1.0)
     return Failed(repr(error)[:300])
+
+
+async def patiently(send: Callable[[], Awaitable[T]]) -> T:
+    """A reply inside a turn, retried through a short 429 or 502/504 (honouring Retry-After).
+
+    The person's answer is stored before the reply goes out; waiting out a brief fault shows
+    them the next card without having to ask for it again.
+    """
+    attempt = 1
+    while True:
+        try:
+            return await send()
+        except Exception as error:  # botbuilder raises many kinds; classify by HTTP status
+            verdict = classify(error)
+            if (
+                not isinstance(verdict, RetryAfter)
+                or attempt >= REPLY_ATTEMPTS
+                or verdict.seconds > MAX_REPLY_WAIT
+            ):
+                raise
+            await asyncio.sleep(verdict.seconds)
+        attempt += 1
 
 
 class TeamsSender:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -18,11 +19,11 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.actions import MENU, ActionError, refusal, translate_event
-from bot.channels.telegram.delivery import deliver, keyboard
+from bot.channels.telegram.delivery import deliver, keyboard, patiently
 from bot.channels.telegram.render import render_message
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.translate import Pressed, TypedLine, Unsupported, translate_update
-from bot.services.conversation import ConversationService
+from bot.services.conversation import ENGINE_EVENTS, ConversationService
 from bot.services.messages import Message
 from bot.settings import Settings
 from dialogs import engine
@@ -126,8 +127,10 @@ class TelegramChannel:
             raise web.HTTPUnauthorized(text="wrong or missing secret token")
         try:
             data = await request.json()
+            if not isinstance(data, dict):  # PTB expects an object: `null` or `1` crash it
+                raise TypeError("an update is a JSON object")
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, json.JSONDecodeError):
+        except (ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError):
             raise web.HTTPBadRequest(text="not a Telegram update") from None
         await self.application.process_update(update)
         return web.Response(text="ok")
@@ -149,6 +152,9 @@ class TelegramChannel:
                 )
         except Forbidden as error:
             await self._mark_unreachable(incoming.chat_id, error.message)
+        except BadRequest as error:
+            # E.g. "chat not found": a chat we cannot write to; nothing more to do for it.
+            log.warning("Telegram refused the reply to an update (%s)", type(error).__name__)
 
     async def _locale(self, chat_id: int) -> str:
         return await self.service.locale_of(CHANNEL, str(chat_id)) or self.settings.default_locale
@@ -169,29 +175,30 @@ class TelegramChannel:
 
     async def _on_press(self, press: Pressed) -> None:
         bot = self.application.bot
-        payload = await self._resolve(press)
-        if payload is None:
+        resolved = await self._resolve(press)
+        if resolved is None:
             locale = await self._locale(press.chat_id)
-            await bot.answer_callback_query(press.query_id, translate(locale, "engine.stale"))
+            await self._answer_query(press.query_id, translate(locale, "engine.stale"))
             return
+        identity_id, payload = resolved
         if payload.get("type") == "page":
             await self._turn_page(press, int(payload.get("page", 0)), payload.get("item_id"))
             return
         try:
             event = translate_event(payload)
         except ActionError:
-            await bot.answer_callback_query(press.query_id)
+            await self._answer_query(press.query_id)
             return
         reply = await self.service.handle(CHANNEL, str(press.chat_id), event, self.clock())
         refused = refusal(reply.messages)
         if refused is not None:
-            await bot.answer_callback_query(
+            await self._answer_query(
                 press.query_id,
                 refused.text[:200],
                 show_alert=refused.key.startswith("engine.invalid."),
             )
             return
-        await bot.answer_callback_query(press.query_id)
+        await self._answer_query(press.query_id)
         first = reply.messages[0] if reply.messages else None
         if (
             isinstance(first, engine.Ask)
@@ -200,7 +207,6 @@ class TelegramChannel:
             and press.message_id is not None
         ):
             # A toggle redraws the same question's buttons in place.
-            identity_id = await self._identity_id(press.chat_id)
             markup = await keyboard(self.store, identity_id, render_message(first))
             await bot.edit_message_reply_markup(
                 press.chat_id, press.message_id, reply_markup=markup
@@ -208,7 +214,9 @@ class TelegramChannel:
             return
         if press.message_id is not None:
             await self._close(press.chat_id, press.message_id, press.html, press.label)
-        await self._send(press.chat_id, reply.messages)
+        # An answer keeps the identity as it was (a confirmed «forget me» deletes it).
+        known = identity_id if isinstance(event, ENGINE_EVENTS) else None
+        await self._send(press.chat_id, reply.messages, known)
 
     async def _turn_page(self, press: Pressed, page: int, item_id: object) -> None:
         """Show another page of a long option list, in place (the answer state is unchanged)."""
@@ -220,21 +228,32 @@ class TelegramChannel:
         if ask is None or press.message_id is None or ask.item_id != item_id:
             # An old question's page buttons must not bring the current question's options.
             locale = await self._locale(press.chat_id)
-            await bot.answer_callback_query(press.query_id, translate(locale, "engine.stale"))
+            await self._answer_query(press.query_id, translate(locale, "engine.stale"))
             return
-        await bot.answer_callback_query(press.query_id)
+        await self._answer_query(press.query_id)
         identity_id = await self._identity_id(press.chat_id)
         markup = await keyboard(self.store, identity_id, render_message(ask, page))
         await bot.edit_message_reply_markup(press.chat_id, press.message_id, reply_markup=markup)
 
-    async def _resolve(self, press: Pressed) -> dict[str, Any] | None:
+    async def _answer_query(
+        self, query_id: str, text: str | None = None, show_alert: bool = False
+    ) -> None:
+        """Answer a button press (an old one, redelivered after downtime, no longer can be)."""
+        try:
+            await self.application.bot.answer_callback_query(query_id, text, show_alert)
+        except BadRequest as error:
+            log.info("could not answer button press (%s)", type(error).__name__)
+
+    async def _resolve(self, press: Pressed) -> tuple[int, dict[str, Any]] | None:
+        """The pressed button's identity id and payload (None: unknown or not theirs)."""
         if not press.token:
             return None
         async with self.store.transaction() as tx:
             identity = await tx.org.identity(CHANNEL, str(press.chat_id))
             if identity is None:
                 return None
-            return await tx.buttons.resolve(identity.id, press.token)
+            payload = await tx.buttons.resolve(identity.id, press.token)
+            return None if payload is None else (identity.id, payload)
 
     async def _identity_id(self, chat_id: int) -> int:
         async with self.store.transaction() as tx:
@@ -255,7 +274,7 @@ class TelegramChannel:
             else:
                 await self.application.bot.edit_message_reply_markup(chat_id, message_id)
         except BadRequest as error:
-            log.info("could not close message %s: %s", message_id, error.message)
+            log.info("could not close message %s (%s)", message_id, type(error).__name__)
 
     async def _close_previous_prompt(self, chat_id: int) -> None:
         identity_id = await self._identity_id(chat_id)
@@ -267,21 +286,27 @@ class TelegramChannel:
             with contextlib.suppress(BadRequest):
                 await self.application.bot.edit_message_reply_markup(chat_id, prompt)
 
-    async def _send(self, chat_id: int, messages: tuple[Message, ...]) -> None:
-        identity_id = await self._identity_id(chat_id)
+    async def _send(
+        self, chat_id: int, messages: tuple[Message, ...], identity_id: int | None = None
+    ) -> None:
+        if identity_id is None:
+            identity_id = await self._identity_id(chat_id)
         prompt: int | None = None
         for message in messages:
             try:
-                sent = await deliver(
-                    self.application.bot,
-                    self.store,
-                    identity_id,
-                    chat_id,
-                    render_message(message),
+                sent = await patiently(
+                    functools.partial(
+                        deliver,
+                        self.application.bot,
+                        self.store,
+                        identity_id,
+                        chat_id,
+                        render_message(message),
+                    )
                 )
             except BadRequest as error:
                 # Never leave the person without a reply: say so, keep the state as it is.
-                log.warning("Telegram refused a message: %s", error.message)
+                log.warning("Telegram refused a message (%s)", type(error).__name__)
                 locale = await self._locale(chat_id)
                 await self.application.bot.send_message(
                     chat_id, translate(locale, "telegram.send_failed")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.base import Failed, SendResult, Sent, Unreachable
 from bot.channels.base import RetryAfter as RetryLater
@@ -16,6 +19,10 @@ from bot.channels.telegram.render import TelegramOut
 from storage.store import Store, Transaction
 
 TOKEN_PREFIX = "t:"
+REPLY_ATTEMPTS = 3
+MAX_REPLY_WAIT = 10.0
+"""Seconds a reply in a conversation waits for a 429 to pass; beyond, the person can /resume."""
+T = TypeVar("T")
 
 
 async def keyboard(
@@ -88,15 +95,44 @@ def seconds(value: int | float | timedelta) -> float:
 def classify(error: TelegramError) -> SendResult:
     """What a Bot API error means for the outbox."""
     if isinstance(error, RetryAfter):
-        with warnings.catch_warnings():
-            # PTB 22 warns that retry_after will become a timedelta; seconds() takes both.
-            warnings.simplefilter("ignore")
-            return RetryLater(seconds(error.retry_after))
+        return RetryLater(_retry_seconds(error))
     if isinstance(error, Forbidden):
         return Unreachable(error.message)
     if isinstance(error, BadRequest) and "chat not found" in error.message.lower():
         return Unreachable(error.message)
     return Failed(error.message)
+
+
+async def patiently(send: Callable[[], Awaitable[T]]) -> T:
+    """A reply inside a conversation, retried through a short 429, a 5xx or a lost connection.
+
+    The person's answer is stored before the reply goes out, so giving up costs them only a
+    /resume; waiting out a brief fault shows them the next step without it. A retried timeout
+    may show a message twice (the Bot API has no idempotency key).
+    """
+    attempt = 1
+    while True:
+        try:
+            return await send()
+        except RetryAfter as error:
+            wait = _retry_seconds(error)
+            if attempt >= REPLY_ATTEMPTS or wait > MAX_REPLY_WAIT:
+                raise
+            await asyncio.sleep(wait)
+        except BadRequest:
+            raise
+        except NetworkError:  # 5xx, timeouts and dropped connections
+            if attempt >= REPLY_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+        attempt += 1
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB 22 warns that retry_after will become a timedelta; seconds() takes both.
+        warnings.simplefilter("ignore")
+        return seconds(error.retry_after)
 
 
 async def send_safely(
