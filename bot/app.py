@@ -29,6 +29,7 @@ from bot.services.rounds import RoundService
 from bot.settings import Settings
 from bot.web.operations import OperationsRoutes
 from bot.web.routes import DashboardApp
+from bot.web.unavailable import unavailable_middleware
 from scheduler.jobs import CheckinScheduler
 from scheduler.lease import SchedulerLease
 from scheduler.outbox import OutboxDrainer
@@ -104,7 +105,10 @@ def create_app(
     settings: Settings, clock: Callable[[], datetime] = utcnow, drain_interval: float = 1.0
 ) -> web.Application:
     """The application: web chat and dashboard routes, Telegram and Teams when configured."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(
+        client_max_size=1024 * 1024,
+        middlewares=[unavailable_middleware(settings.default_locale)],
+    )
     services = build_services(settings, clock)
     app[SERVICES] = services
 

@@ -5,6 +5,7 @@ import re
 from collections import Counter
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from storage.store import Store
 from tests.bot.test_telegram import ROUND_NAME, answers_of, enrolled, identified_round
@@ -190,3 +191,29 @@ async def test_when_the_next_question_cannot_be_sent_the_answer_is_kept_for_resu
         assert "Hvor jobber du?" in kari.last_text()
         await kari.press("Sykehus")
         assert "Hva er rollen din?" in kari.last_text()
+
+
+async def test_a_tap_during_a_database_outage_is_refused_with_503_and_redelivered(db_url, api):
+    async with telegram_app(db_url, "webhook", api) as server:
+        round_id = await identified_round(server)
+        kari = await enrolled(server, api, 2101)
+        await kari.press(f"Start: {ROUND_NAME}")
+        consent = kari.chat.last()
+        yes = kari.find("Ja, jeg vil delta", consent)[1]
+        conversation = services(server).conversation
+        handle = conversation.handle
+
+        async def database_down(*args, **kwargs):
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("restarting"))
+
+        conversation.handle = database_down  # type: ignore[method-assign]
+        refused = await kari.user.press(consent, yes, check=False)
+        during = await answers_of(server, 2101, round_id)
+        conversation.handle = handle  # type: ignore[method-assign]
+        redelivered = await kari.user.press(consent, yes)  # Telegram retries a non-2xx update
+
+        assert refused.status == 503  # so Telegram keeps the update and delivers it again
+        assert during == []
+        assert redelivered.status == 200
+        assert await answers_of(server, 2101, round_id) == [("samtykke", {"choice": "yes"})]
+        assert "Hvor jobber du?" in kari.last_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hmac
 import json
@@ -26,6 +27,7 @@ from bot.channels.telegram.translate import Pressed, TypedLine, Unsupported, tra
 from bot.services.conversation import ENGINE_EVENTS, ConversationService
 from bot.services.messages import Message
 from bot.settings import Settings
+from bot.web.unavailable import DATABASE_DOWN, RETRY_AFTER_SECONDS
 from dialogs import engine
 from dialogs.i18n import translate
 from dialogs.model import LOCALES
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DATABASE_FAILURES: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "telegram_database_failures", default=None
+)
+"""Set while a webhook request is handled: updates that met a database outage land here."""
 
 
 class TelegramChannel:
@@ -132,7 +138,14 @@ class TelegramChannel:
             update = Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError):
             raise web.HTTPBadRequest(text="not a Telegram update") from None
-        await self.application.process_update(update)
+        failed: list[BaseException] = []
+        token = DATABASE_FAILURES.set(failed)
+        try:
+            await self.application.process_update(update)
+        finally:
+            DATABASE_FAILURES.reset(token)
+        if failed:  # nothing was stored: Telegram delivers the update again later
+            raise web.HTTPServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return web.Response(text="ok")
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -155,6 +168,20 @@ class TelegramChannel:
         except BadRequest as error:
             # E.g. "chat not found": a chat we cannot write to; nothing more to do for it.
             log.warning("Telegram refused the reply to an update (%s)", type(error).__name__)
+        except DATABASE_DOWN as error:
+            await self._database_down(incoming.chat_id, error)
+
+    async def _database_down(self, chat_id: int, error: BaseException) -> None:
+        """Webhook: answer 503 so Telegram redelivers; polling: say so (the update is gone)."""
+        log.warning("database unavailable for an update: %s", type(error).__name__)
+        failed = DATABASE_FAILURES.get()
+        if failed is not None:
+            failed.append(error)
+            return
+        with contextlib.suppress(TelegramError):
+            await self.application.bot.send_message(
+                chat_id, translate(self.settings.default_locale, "service.unavailable")
+            )
 
     async def _locale(self, chat_id: int) -> str:
         return await self.service.locale_of(CHANNEL, str(chat_id)) or self.settings.default_locale
