@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import cProfile
+import io
 import logging
 import math
 import multiprocessing
 import os
 import platform
+import pstats
 import resource
 import socket
 import sys
@@ -137,6 +140,10 @@ class BotSpec:
     database_url: str | None
     workdir: str
     invite_uses: int
+    seed: bool = True
+    """Whether this process fills the database (only the first of several Followup processes)."""
+    profile: str | None = None
+    """A file name prefix: cProfile the throughput run and write `<prefix>.pstats` and `.txt`."""
 
 
 def cpu_wait() -> float:
@@ -186,7 +193,9 @@ async def serve_followup(spec: BotSpec) -> tuple[web.AppRunner, socket.socket, s
     )
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()  # starts PTB and sets the webhook
-    code = await seed_followup(runner.app[SERVICES], Path(spec.workdir), spec.invite_uses)
+    code = "seeded-by-the-first-process"
+    if spec.seed:
+        code = await seed_followup(runner.app[SERVICES], Path(spec.workdir), spec.invite_uses)
     sock = loopback_socket()
     await web.SockSite(runner, sock).start()
     return runner, sock, code
@@ -352,13 +361,32 @@ async def serve_bare(spec: BotSpec) -> tuple[web.AppRunner, socket.socket, str]:
     return runner, sock, "no-code-needed"
 
 
+def write_profile(profiler: cProfile.Profile, prefix: str) -> None:
+    """The profile as `<prefix>.pstats`, and the top functions by own and cumulative time."""
+    profiler.dump_stats(f"{prefix}.pstats")
+    text = io.StringIO()
+    for order in ("tottime", "cumulative"):
+        pstats.Stats(profiler, stream=text).strip_dirs().sort_stats(order).print_stats(40)
+    Path(f"{prefix}.txt").write_text(text.getvalue(), encoding="utf-8")
+
+
 async def serve(spec: BotSpec, conn: Connection) -> None:
-    """Start the bot, report its address, then answer usage requests until told to stop."""
+    """Start the bot, report its address, then answer requests until told to stop.
+
+    Requests: "usage"; "profile" / "unprofile" (cProfile on and off, when `spec.profile`);
+    "stop". Each is answered with the usage so far.
+    """
     start = serve_followup if spec.kind == "followup" else serve_bare
     runner, sock, code = await start(spec)
     host, port = sock.getsockname()[:2]
     conn.send({"url": f"http://{host}:{port}{WEBHOOK_PATH}", "code": code, **usage()})
-    while await asyncio.to_thread(conn.recv) != "stop":
+    profiler = cProfile.Profile() if spec.profile else None
+    while (request := await asyncio.to_thread(conn.recv)) != "stop":
+        if profiler is not None and request == "profile":
+            profiler.enable()  # this thread runs the event loop: the bot's own work
+        elif profiler is not None and spec.profile and request == "unprofile":
+            profiler.disable()
+            write_profile(profiler, spec.profile)
         conn.send(usage())
     await runner.cleanup()
     conn.send(usage())
@@ -390,9 +418,9 @@ class BotProcess:
             raise RuntimeError(f"the bot process exited ({self.process.exitcode})") from None
         return message
 
-    async def usage(self) -> dict[str, float]:
-        """Peak RSS and CPU time of the bot process so far."""
-        self.conn.send("usage")
+    async def usage(self, request: str = "usage") -> dict[str, float]:
+        """Peak RSS and CPU time of the bot process so far (after `request`, see `serve`)."""
+        self.conn.send(request)
         return await self.receive()
 
     async def stop(self) -> dict[str, float]:
@@ -409,6 +437,48 @@ class BotProcess:
             self.process.join(5)
 
 
+class Bots:
+    """One or more processes of the same bot, used together (as behind a load balancer)."""
+
+    def __init__(self, specs: Sequence[BotSpec]) -> None:
+        self.specs = specs
+        self.processes: list[BotProcess] = []
+        self.urls: list[str] = []
+
+    async def start(self) -> str:
+        """Start them one after the other (the first fills the database); the invite code."""
+        code = ""
+        for spec in self.specs:
+            process = BotProcess(spec)
+            self.processes.append(process)
+            ready = await process.receive()
+            self.urls.append(ready["url"])
+            code = code or ready["code"]
+        return code
+
+    @staticmethod
+    def combined(usages: Sequence[dict[str, float]]) -> dict[str, float]:
+        """Peak RSS of the largest process; CPU and CPU wait of all of them together."""
+        return {
+            "rss_kib": max(u["rss_kib"] for u in usages),
+            "cpu_s": sum(u["cpu_s"] for u in usages),
+            "wait_s": sum(u["wait_s"] for u in usages),
+        }
+
+    async def usage(self, request: str = "usage") -> dict[str, float]:
+        """Usage so far, combined (see `combined`)."""
+        return self.combined([await p.usage(request) for p in self.processes])
+
+    async def stop(self) -> dict[str, float]:
+        """Stop every process; their final usage, combined."""
+        return self.combined([await p.stop() for p in self.processes])
+
+    def kill(self) -> None:
+        """End the children still there (after an error)."""
+        for process in self.processes:
+            process.kill()
+
+
 # --- the load side (this process) ------------------------------------------------------------
 
 
@@ -418,6 +488,20 @@ class BenchApi(TelegramApiStandIn):
     def __init__(self) -> None:
         super().__init__(token=TOKEN, webhook_timeout=ANSWER_TIMEOUT)
         self._waiting: dict[int, asyncio.Future[int]] = {}
+        self.targets: list[str] = []
+        """The bot processes' webhook URLs; each person's updates go to them in turn."""
+        self._posted: dict[int, int] = {}
+
+    async def _post_update(self, update: JSON, secret: Any) -> Any:
+        # A load balancer without affinity: a person's consecutive updates alternate between
+        # the processes (the hard case: no process sees two answers of one person in a row).
+        if self.targets:
+            kind = next(k for k in update if k != "update_id")
+            sender = int(update[kind]["from"]["id"])
+            count = self._posted.get(sender, 0)
+            self._posted[sender] = count + 1
+            self.webhook_url = self.targets[count % len(self.targets)]  # read before any await
+        return await super()._post_update(update, secret)
 
     def expect(self, chat_id: int) -> asyncio.Future[int]:
         """A future for the message id of the next sendMessage to `chat_id`."""
@@ -485,7 +569,14 @@ async def press(api: BenchApi, respondent: Respondent, label: str, phase: Phase)
     started = time.monotonic()
     pressing = respondent.user.press(respondent.message_id, data, check=False)
     phase.deliveries.append(asyncio.create_task(pressing))
-    respondent.message_id = await asyncio.wait_for(arrived, ANSWER_TIMEOUT)
+    try:
+        respondent.message_id = await asyncio.wait_for(arrived, ANSWER_TIMEOUT)
+    except TimeoutError:
+        raise TimeoutError(
+            f"chat {respondent.chat_id} pressed {label!r} (item {respondent.answered + 1}) and "
+            f"got no next message within {ANSWER_TIMEOUT:g} s; {len(phase.sent)} answers of "
+            f"this phase had arrived"
+        ) from None
     phase.sent.append((respondent.chat_id, started))
 
 
@@ -598,6 +689,9 @@ class Config:
     rate: float
     answers: int
     database_url: str | None
+    processes: int = 1
+    bare_processes: int = 1
+    profile: str | None = None
 
     @property
     def latency_respondents(self) -> int:
@@ -624,12 +718,12 @@ class Result:
 
 
 async def throughput_phase(
-    api: BenchApi, bot: BotProcess, respondents: Sequence[Respondent], result: Result
+    api: BenchApi, bot: Bots, respondents: Sequence[Respondent], result: Result
 ) -> None:
-    """Measurement 1: maximum answers per second, closed loop."""
-    before, load_before = await bot.usage(), time.process_time()
+    """Measurement 1: maximum answers per second, closed loop (profiled, if asked)."""
+    before, load_before = await bot.usage("profile"), time.process_time()
     phase = await closed_loop(api, respondents)
-    after = await bot.usage()
+    after = await bot.usage("unprofile")
     result.throughput = phase.answers / phase.wall
     result.bot_cpu = (after["cpu_s"] - before["cpu_s"]) / phase.wall
     result.bot_wait = (after["wait_s"] - before["wait_s"]) / phase.wall
@@ -640,7 +734,7 @@ async def throughput_phase(
 
 async def latency_phase(
     api: BenchApi,
-    bot: BotProcess,
+    bot: Bots,
     respondents: Sequence[Respondent],
     config: Config,
     result: Result,
@@ -667,17 +761,39 @@ async def submit_all(api: BenchApi, respondents: Sequence[Respondent], result: R
     result.submitted = phase.answers
 
 
+def specs(kind: str, config: Config, api: BenchApi, workdir: str) -> list[BotSpec]:
+    """The processes of one bot: the first fills the database, the others only serve."""
+    total = config.respondents + config.latency_respondents
+    count = config.processes if kind == "followup" else config.bare_processes
+    return [
+        BotSpec(
+            kind,
+            api.root,
+            config.database_url,
+            workdir,
+            total,
+            seed=index == 0,
+            profile=(
+                f"{config.profile}.{kind}.{index + 1}"
+                if config.profile and kind == "followup"
+                else None
+            ),
+        )
+        for index in range(count)
+    ]
+
+
 async def measure(kind: str, config: Config, workdir: str) -> Result:
-    """Start one bot, enroll everyone, run both measurements, stop it."""
+    """Start the bot's processes, enroll everyone, run both measurements, stop them."""
     result = Result()
     async with BenchApi() as api:
         total = config.respondents + config.latency_respondents
-        bot = BotProcess(BotSpec(kind, api.root, config.database_url, workdir, total))
+        bot = Bots(specs(kind, config, api, workdir))
         try:
-            ready = await bot.receive()
-            api.webhook_url = ready["url"]  # what a reverse proxy would do for the public URL
+            code = await bot.start()
+            api.targets = bot.urls  # what a reverse proxy would do for the public URL
             people = [Respondent(api.user(700_000 + n, f"P{n}")) for n in range(total)]
-            await in_batches(people, lambda r: enroll(api, r, ready["code"]))
+            await in_batches(people, lambda r: enroll(api, r, code))
             result.rss_kib["setup"] = (await bot.usage())["rss_kib"]
             await throughput_phase(api, bot, people[: config.respondents], result)
             await latency_phase(api, bot, people[config.respondents :], config, result)
@@ -705,6 +821,14 @@ def machine() -> str:
     )
 
 
+def cpu_per_answer(result: Result) -> float:
+    """Milliseconds of bot CPU per answer in the throughput run.
+
+    Steadier than answers/s when other work takes CPU time from the bot.
+    """
+    return result.bot_cpu / result.throughput * 1000 if result.throughput else 0.0
+
+
 Figure = tuple[str, Callable[[Result], float], str, bool]
 """A table line: name, how to read it off a result, format, and whether a ratio makes sense."""
 
@@ -726,6 +850,7 @@ def figures(config: Config) -> list[Figure]:
         ("peak RSS after throughput run (MiB)", rss("throughput"), ".1f", True),
         ("peak RSS after latency run (MiB)", rss("latency"), ".1f", True),
         ("bot CPU at max throughput (%)", lambda r: r.bot_cpu * 100, ".0f", True),
+        ("bot CPU per answer then (ms)", cpu_per_answer, ".1f", True),
         ("bot waiting for a CPU then (%)", lambda r: r.bot_wait * 100, ".0f", False),
         ("load side CPU then (%)", lambda r: r.load_cpu * 100, ".0f", False),
         ("questionnaires submitted", lambda r: r.submitted, ".0f", False),
@@ -759,6 +884,20 @@ def notes(config: Config, results: dict[str, Result], load: tuple[float, float])
     return lines
 
 
+def processes(config: Config) -> str:
+    """How the bots run, for the printout."""
+    if config.processes == config.bare_processes == 1:
+        return (
+            "each bot alone in a child process (its RSS and CPU below); "
+            "stand-in and respondents in the main process"
+        )
+    return (
+        f"followup in {config.processes}, bare PTB in {config.bare_processes} child "
+        "process(es) on one database; each person's updates alternate between a bot's "
+        "processes (no affinity); RSS: the largest process, CPU: all of them (100 % = one core)"
+    )
+
+
 def report(config: Config, ours: Result, bare: Result, load: tuple[float, float]) -> str:
     """The whole printout: setup, table, notes."""
     database = "SQLite, temp file"
@@ -774,8 +913,7 @@ def report(config: Config, ours: Result, bare: Result, load: tuple[float, float]
         f"{config.respondents * ITEMS} answers",
         f"latency:    {config.answers} answers offered at {config.rate:g}/s over "
         f"{config.latency_respondents} respondents; POST sent -> next sendMessage received",
-        "processes:  each bot alone in a child process (its RSS and CPU below); "
-        "stand-in and respondents in the main process",
+        f"processes:  {processes(config)}",
         "",
         header,
         "-" * len(header),
@@ -795,24 +933,61 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument(
         "--database-url", help="an empty PostgreSQL database you own (default: a temp SQLite file)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="Followup processes on the one database (more than 1 needs --database-url)",
+    )
+    parser.add_argument(
+        "--bare-processes", type=int, help="bare PTB processes (default: --processes)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="cProfile Followup's throughput run: PREFIX.followup.N.pstats and .txt per process",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (about 15 s)")
     args = parser.parse_args(argv)
     if args.quick:
         args.respondents, args.answers, args.rate = 3, 40, 20.0
-    return Config(args.respondents, args.rate, args.answers, args.database_url)
+    if args.processes < 1 or (args.bare_processes is not None and args.bare_processes < 1):
+        parser.error("--processes and --bare-processes must be at least 1")
+    if args.processes > 1 and not (args.database_url or "").startswith("postgres"):
+        parser.error(
+            f"--processes {args.processes} runs several Followup processes on one database, "
+            "which needs PostgreSQL: SQLite serializes writers and is meant for one process. "
+            "Pass --database-url postgresql://USER@HOST:PORT/EMPTY_DB (an empty database "
+            "you own)."
+        )
+    bare = args.processes if args.bare_processes is None else args.bare_processes
+    return Config(
+        args.respondents,
+        args.rate,
+        args.answers,
+        args.database_url,
+        args.processes,
+        bare,
+        str(Path(args.profile).resolve()) if args.profile else None,
+    )
 
 
 async def main(config: Config) -> int:
     """Measure Followup, then the bare baseline, and print the table."""
     before = os.getloadavg()[0]
+    stage = "followup"
     try:
         with tempfile.TemporaryDirectory(prefix="followup-bench-") as workdir:
             ours = await measure("followup", config, workdir)
+            stage = "bare PTB"
             bare = await measure("bare", config, workdir)
     except (TimeoutError, RuntimeError, LookupError) as error:
-        print(f"benchmark aborted: {error!r}", file=sys.stderr)
+        load = os.getloadavg()[0]
+        print(f"benchmark aborted ({stage}; load {load:.1f}): {error!r}", file=sys.stderr)
         return 1
     print(report(config, ours, bare, (before, os.getloadavg()[0])))
+    if config.profile:
+        print(f"profiles: {config.profile}.followup.*.txt (and .pstats)")
     return 0
 
 

@@ -6,6 +6,7 @@ import dataclasses
 
 from dialogs.loader import parse_questionnaire
 from dialogs.model import Questionnaire
+from dialogs.records import ParticipationRecord, RoundRecord
 from storage.store import Transaction
 
 
@@ -38,8 +39,14 @@ class QuestionnaireCatalog:
         round_ = await tx.rounds.get(round_id)
         if round_ is None:
             raise LookupError(f"round {round_id} does not exist")
-        questionnaire = await self.get(tx, round_.questionnaire_version_id)
         participation = await tx.rounds.participation(round_id, person_id)
+        return await self.for_participation(tx, round_, participation)
+
+    async def for_participation(
+        self, tx: Transaction, round_: RoundRecord, participation: ParticipationRecord | None
+    ) -> Questionnaire:
+        """`for_person` with the round and the participation already read (no queries)."""
+        questionnaire = await self.get(tx, round_.questionnaire_version_id)
         assigned = participation.assigned if participation else None
         if assigned is None:
             return questionnaire
