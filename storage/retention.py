@@ -130,7 +130,7 @@ class RetentionRepository:
         )
         return list(rows)
 
-    async def purge(self, cutoff: datetime) -> Counts:
+    async def purge(self, cutoff: datetime, strangers_before: datetime | None = None) -> Counts:
         """De-identify rounds closed before `cutoff` and delete logs older than it.
 
         Submitted answers of identified rounds are de-identified, not deleted: the person
@@ -203,6 +203,16 @@ class RetentionRepository:
             )
         )
         counts |= await self._old_logs(cutoff)
+        if strangers_before is not None:
+            # Addresses nobody linked (a stranger's browser, a chat that never enrolled), with
+            # their transcript and buttons: unbounded otherwise, since anyone can create one.
+            counts["unlinked_addresses"] = _rows(
+                await self.session.execute(
+                    delete(m.Identity).where(
+                        m.Identity.person_id.is_(None), m.Identity.created_at < strangers_before
+                    )
+                )
+            )
         erased = 0
         for person_id in await self.leavers(cutoff):
             await self.erase_person(person_id)

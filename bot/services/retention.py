@@ -15,6 +15,11 @@ PURGE_WINDOW_HOURS = 3
 """...until 06:00; after longer downtime it waits for the next night (nothing is urgent)."""
 
 
+STRANGER_AGE = timedelta(days=2)
+"""Chat addresses never linked to a person go after this long (with what they typed): anyone
+can create one by writing to the bot, and nothing of value is tied to it."""
+
+
 def summary(counts: Counts) -> str:
     """Counts as an audit target, e.g. "answers=3,identities=1" (never names or answers)."""
     text = ",".join(f"{kind}={count}" for kind, count in counts.items()) or "nothing"
@@ -72,7 +77,9 @@ class RetentionService:
         try:
             async with self.store.transaction() as tx:
                 repository = RetentionRepository(tx.session)
-                counts = await repository.purge(cutoff(now, self.settings.retention_days))
+                counts = await repository.purge(
+                    cutoff(now, self.settings.retention_days), now - STRANGER_AGE
+                )
                 if dry_run:
                     raise _DryRun(counts)
                 await tx.audit.record(None, origin, "retention_purge", summary(counts), now)

@@ -204,3 +204,26 @@ def test_cli_purge_counts_first_with_dry_run_then_purges_once(db_url):
     assert audit == [
         ("cli", "retention_purge", f"participations_deidentified={invited},web_messages=1")
     ]
+
+
+async def test_addresses_nobody_linked_go_after_two_days_with_what_they_typed(db_url):
+    async with services_on(db_url) as services:
+        await seed(services)
+        ola = await link_web(services, "ola-browser", "Ola Hansen")
+        for browser in ("stranger-1", "ola-browser"):
+            await services.conversation.handle("web", browser, engine.Choose("x", "y"), NOW)
+        async with services.store.transaction() as tx:
+            stranger = await tx.org.identity("web", "stranger-1")
+            assert stranger is not None and stranger.person_id is None
+            await tx.web.append(stranger.id, "in", {"type": "echo", "text": "hei"})
+        retention = RetentionService(services.store, settings_for(db_url))
+        day_later = await retention.purge(NOW + timedelta(days=1))
+        days_later = await retention.purge(NOW + timedelta(days=3))
+        async with services.store.transaction() as tx:
+            gone = await tx.org.identity("web", "stranger-1")
+            kept = await tx.org.identity("web", "ola-browser")
+            transcript = await tx.session.scalar(select(func.count()).select_from(m.WebMessage))
+    assert "unlinked_addresses" not in day_later
+    assert days_later["unlinked_addresses"] == 1
+    assert gone is None and transcript == 0
+    assert kept is not None and kept.person_id == ola
