@@ -11,6 +11,7 @@ web page test clicks the same cards in headless Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -292,7 +293,14 @@ async def test_a_new_round_is_delivered_into_the_teams_chat_unasked(db_url: str)
         assert invitation.activity["recipient"]["id"] == USER.id
         assert [b["title"] for b in buttons(invitation)] == [START]
 
-        sent = await outbox_row(db_url, f"invitation:{round_id}:{person}")
+        # The drainer records the outcome once the connector has answered: wait for it.
+        key = f"invitation:{round_id}:{person}"
+        sent = await outbox_row(db_url, key)
+        for _ in range(100):
+            if sent is None or sent.status != "pending":
+                break
+            await asyncio.sleep(0.1)
+            sent = await outbox_row(db_url, key)
         assert sent is not None and (sent.channel, sent.status) == ("teams", "sent")
 
         # Its Start button begins that round (the tokens were issued to his identity).
