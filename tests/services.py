@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.app import Services, build_services
@@ -27,14 +27,20 @@ async def seed(services: Services) -> int:
     return await load_examples(services.store, services.rounds, NOW)
 
 
-async def open_round(services: Services, anonymous: bool, units: tuple[str, ...] = ()) -> int:
-    """Open another round of the example questionnaire (whole organisation by default)."""
+async def open_round(
+    services: Services,
+    anonymous: bool,
+    units: tuple[str, ...] = (),
+    now: datetime = NOW,
+    name: str | None = None,
+) -> int:
+    """Open another 7-day round of the example questionnaire (whole organisation by default)."""
     async with services.store.transaction() as tx:
         roots = units or tuple(u.id for u in await tx.org.units() if u.parent_id is None)
     round_id = await services.rounds.create(
-        "evaluering-samhandlingsseminar", roots, NOW, NOW + timedelta(days=7), anonymous
+        "evaluering-samhandlingsseminar", roots, now, now + timedelta(days=7), anonymous, name
     )
-    await services.rounds.open(round_id, NOW)
+    await services.rounds.open(round_id, now)
     return round_id
 
 

@@ -116,3 +116,22 @@ class TelegramUser:
     def notices(self) -> list[str]:
         """Texts shown on button presses (answerCallbackQuery)."""
         return [a.text for a in self.chat.callback_answers if a.text]
+
+
+async def answer_years_to_reasons(kari: TelegramUser) -> None:
+    """The example questionnaire from «Hvor mange år» to the reason for not using the tool."""
+    assert "Hvor mange år" in kari.last_text()
+    await kari.say("12")
+    await kari.press("Fornøyd")
+    await kari.say("Nyttig dag")
+    await kari.press("Vet ikke")
+    await kari.press("Nei")
+    await kari.say("Ingen tid")
+
+
+async def answer_measures(kari: TelegramUser) -> None:
+    """The example questionnaire's four measure questions, the last one skipped."""
+    await kari.press("Tiltaket er igangsatt")
+    await kari.press("Vet ikke")
+    await kari.press("Tiltaket er planlagt")
+    await kari.press("Hopp over")

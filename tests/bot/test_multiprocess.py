@@ -16,7 +16,7 @@ from storage.models import utcnow
 from tests.conftest import backend
 from tests.peers.telegram_api import TelegramApiStandIn
 from tests.process import ROOT, ServerProcess, free_port
-from tests.services import seed, services_on
+from tests.services import open_round, seed, services_on
 from tests.telegram_chat import WEBHOOK_SECRET, TelegramUser
 
 pytestmark = [
@@ -58,16 +58,7 @@ async def prepare(db_url: str, now: datetime, quiet: str) -> str:
 async def open_identified_round(db_url: str, now: datetime, quiet: str) -> int:
     """What a coordinator does meanwhile: open a round for hjerteavdelingen."""
     async with services_on(db_url, quiet_hours=quiet) as services:
-        round_id = await services.rounds.create(
-            "evaluering-samhandlingsseminar",
-            ("hjerteavdelingen",),
-            now,
-            now + timedelta(days=7),
-            anonymous=False,
-            name=ROUND_NAME,
-        )
-        await services.rounds.open(round_id, now)
-    return round_id
+        return await open_round(services, False, ("hjerteavdelingen",), now, ROUND_NAME)
 
 
 async def stored(db_url: str, round_id: int) -> tuple[list[str], dict[str, list[str]]]:

@@ -6,7 +6,15 @@ import pytest
 
 from tests.bot.test_web_chat import EXPECTED, stored_anonymous_answers
 from tests.peers.telegram_api import TelegramApiStandIn
-from tests.telegram_chat import TelegramUser, invite_code, services, telegram_app
+from tests.services import open_round
+from tests.telegram_chat import (
+    TelegramUser,
+    answer_measures,
+    answer_years_to_reasons,
+    invite_code,
+    services,
+    telegram_app,
+)
 
 MODES = ["polling", "webhook"]
 
@@ -26,13 +34,7 @@ async def answer_example_questionnaire(kari: TelegramUser) -> None:
     assert answered.text.endswith("✔ Ja, jeg vil delta") and answered.buttons == []
     await kari.press("Sykehus")
     await kari.press("Ansatt")
-    assert "Hvor mange år" in kari.last_text()
-    await kari.say("12")
-    await kari.press("Fornøyd")
-    await kari.say("Nyttig dag")
-    await kari.press("Vet ikke")
-    await kari.press("Nei")
-    await kari.say("Ingen tid")
+    await answer_years_to_reasons(kari)
     question = kari.chat.last()
     await kari.press("Personalmøter")
     await kari.press("Fra nærmeste leder")
@@ -40,10 +42,7 @@ async def answer_example_questionnaire(kari: TelegramUser) -> None:
     marked = [t for t, _ in kari.chat.last().buttons if t.startswith("✅")]
     assert marked == ["✅ Personalmøter", "✅ Fra nærmeste leder"]
     await kari.press("Ferdig")
-    await kari.press("Tiltaket er igangsatt")
-    await kari.press("Vet ikke")
-    await kari.press("Tiltaket er planlagt")
-    await kari.press("Hopp over")
+    await answer_measures(kari)
     assert "Send inn" in [t for t, _ in kari.chat.last().buttons]
     await kari.press("Send inn")
     assert "Takk for svarene" in kari.last_text()
@@ -66,21 +65,7 @@ ROUND_NAME = "Oppfølging med navn"
 
 
 async def identified_round(server, units=("hjerteavdelingen",)) -> int:
-    from datetime import timedelta
-
-    from tests.webchat import NOW
-
-    rounds = services(server).rounds
-    round_id = await rounds.create(
-        "evaluering-samhandlingsseminar",
-        units,
-        NOW,
-        NOW + timedelta(days=7),
-        anonymous=False,
-        name=ROUND_NAME,
-    )
-    await rounds.open(round_id, NOW)
-    return round_id
+    return await open_round(services(server), False, units, name=ROUND_NAME)
 
 
 async def answers_of(server, chat_id: int, round_id: int) -> list[tuple[str, dict]]:

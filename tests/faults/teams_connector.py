@@ -6,12 +6,12 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.peers.lifecycle import Started
 from tests.peers.telegram_api import Fault
 
 # botbuilder's ConnectorClient posts a turn's replies and proactive messages to
@@ -54,7 +54,7 @@ class ConnectorCall:
         return None
 
 
-class BotConnectorStandIn:
+class BotConnectorStandIn(Started):
     """The connector on 127.0.0.1: records every activity, answers faults on request."""
 
     def __init__(self) -> None:
@@ -63,7 +63,8 @@ class BotConnectorStandIn:
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
         app = web.Application()
         activities = "/v3/conversations/{conversation}/activities"
         app.router.add_post(activities, self._activity)
@@ -72,14 +73,9 @@ class BotConnectorStandIn:
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
+        """Stop listening."""
         if self._server is not None:
             await self._server.close()
 

@@ -7,7 +7,6 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -17,7 +16,7 @@ from storage.migrate import upgrade
 from storage.models import utcnow
 from tests.faults.pg_cluster import PrivateCluster, server_bindir
 from tests.process import ROOT, ServerProcess, free_port
-from tests.services import services_on
+from tests.services import open_round, services_on
 
 PEOPLE = 6
 QUESTION = "erfaring"
@@ -113,14 +112,7 @@ class Person:
 
 async def open_identified_round(url: str) -> int:
     async with services_on(url) as services:
-        async with services.store.transaction() as tx:
-            roots = tuple(u.id for u in await tx.org.units() if u.parent_id is None)
-        now = utcnow()
-        round_id = await services.rounds.create(
-            "evaluering-samhandlingsseminar", roots, now, now + timedelta(days=7), False
-        )
-        await services.rounds.open(round_id, now)
-        return round_id
+        return await open_round(services, False, now=utcnow())
 
 
 async def stored_values(url: str, round_id: int, people: list[Person]) -> dict[int, Any]:

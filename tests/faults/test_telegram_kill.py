@@ -10,8 +10,13 @@ from dialogs.model import Role
 from storage.models import utcnow
 from tests.peers.telegram_api import TelegramApiStandIn
 from tests.process import ROOT, ServerProcess, free_port
-from tests.services import services_on
-from tests.telegram_chat import WEBHOOK_SECRET, TelegramUser
+from tests.services import open_round, services_on
+from tests.telegram_chat import (
+    WEBHOOK_SECRET,
+    TelegramUser,
+    answer_measures,
+    answer_years_to_reasons,
+)
 
 ROUND_NAME = "Oppfølging før og etter krasj"
 CHAT = 4301
@@ -25,15 +30,7 @@ async def invite_and_round(db_url: str) -> tuple[str, int]:
             await tx.org.create_invite(
                 code, now + timedelta(days=1), "hjerteavdelingen", None, Role.STAFF, 1
             )
-        round_id = await services.rounds.create(
-            "evaluering-samhandlingsseminar",
-            ("hjerteavdelingen",),
-            now,
-            now + timedelta(days=7),
-            anonymous=False,
-            name=ROUND_NAME,
-        )
-        await services.rounds.open(round_id, now)
+        round_id = await open_round(services, False, ("hjerteavdelingen",), now, ROUND_NAME)
         return code, round_id
 
 
@@ -76,19 +73,10 @@ async def test_sigkill_mid_questionnaire_then_the_old_button_carries_on(db_url, 
             api.webhook_url = f"{server.url}/telegram/webhook"
 
             await kari.press("Leder", question)  # the button of the message shown before
-            assert "Hvor mange år" in kari.last_text()
-            await kari.say("12")
-            await kari.press("Fornøyd")
-            await kari.say("Nyttig dag")
-            await kari.press("Vet ikke")
-            await kari.press("Nei")
-            await kari.say("Ingen tid")
+            await answer_years_to_reasons(kari)
             await kari.press("Personalmøter")
             await kari.press("Ferdig")
-            await kari.press("Tiltaket er igangsatt")
-            await kari.press("Vet ikke")
-            await kari.press("Tiltaket er planlagt")
-            await kari.press("Hopp over")
+            await answer_measures(kari)
             summary = kari.last_text()
             before = len(kari.chat.texts)
             await kari.press("Send inn")

@@ -120,10 +120,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
 from aiohttp import ClientSession, ClientTimeout
+
+from tests.peers.lifecycle import Started
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "node_modules" / "@microsoft" / "m365agentsplayground"
@@ -270,7 +271,7 @@ def bot_activity(record: JSON) -> BotActivity | None:
     )
 
 
-class TeamsPlayground:
+class TeamsPlayground(Started):
     """The Agents Playground in Teams mode, on loopback, talking to `bot_endpoint`."""
 
     def __init__(
@@ -321,17 +322,6 @@ class TeamsPlayground:
         return f"{self.url}/_connector"
 
     # --- life cycle --------------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> Self:
         """Start it and wait until it answers; PlaygroundError (with its output) if it cannot."""

@@ -15,11 +15,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, NamedTuple, Self, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from aiohttp.web_request import FileField
+
+from tests.peers.lifecycle import Started
 
 # Point python-telegram-bot at `base_url` / `base_file_url`; simulated users write and press
 # buttons, their updates reach the bot by long polling or webhook, and `chat(chat_id)` shows what
@@ -1147,7 +1148,7 @@ Handler = Callable[[JSON], Awaitable[Any]]
 # --- the server ----------------------------------------------------------------------------------
 
 
-class TelegramApiStandIn:
+class TelegramApiStandIn(Started):
     """The Bot API on 127.0.0.1: answers PTB, records calls, simulates users, injects faults."""
 
     def __init__(
@@ -1233,7 +1234,7 @@ class TelegramApiStandIn:
         await web.SockSite(self._runner, sock).start()
         self._session = ClientSession(timeout=ClientTimeout(total=self.webhook_timeout))
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Answer pending long polls and stop listening."""
         self._closing = True
         self._notify()
@@ -1241,18 +1242,6 @@ class TelegramApiStandIn:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def port(self) -> int:
