@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         validation_alias=_env("FOLLOWUP_DEMO_MODE"),
         description="Offer a 'pick a demo person' list in the web chat (only on a loopback host).",
     )
+    web_new_chats_per_hour: int = Field(
+        120,
+        ge=1,
+        validation_alias=_env("FOLLOWUP_WEB_NEW_CHATS_PER_HOUR"),
+        description="New web chats one client address may start per hour (each stores rows; "
+        "a browser that already has a chat is never limited).",
+    )
     load_examples: bool = Field(
         True,
         validation_alias=_env("FOLLOWUP_LOAD_EXAMPLES"),

@@ -15,9 +15,11 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.channels.actions import ActionError, translate_event
+from bot.channels.web.newcomers import NewcomerLimit
 from bot.channels.web.render import render_message
 from bot.services.conversation import ConversationService, Reply
 from bot.settings import Settings
+from bot.web.unavailable import request_locale
 from dialogs.i18n import normalize_locale, translate
 from storage.store import Store
 
@@ -44,6 +46,7 @@ class WebChat:
         self.settings = settings
         self.secret = secret
         self.clock = clock
+        self.newcomers = NewcomerLimit(settings.web_new_chats_per_hour)
         self.templates = Environment(
             loader=FileSystemLoader(STATIC_DIR), autoescape=select_autoescape(["html"])
         )
@@ -129,6 +132,7 @@ class WebChat:
             raise web.HTTPBadRequest(text=str(error)) from None
         response = web.json_response({})
         external_id = self._identity(request, response)
+        await self._admit(request, external_id)
         echo = data.get("echo")
         reply = await self.service.handle(CHANNEL, external_id, event, self.clock())
         await self._record(external_id, echo if isinstance(echo, str) else None, reply)
@@ -154,6 +158,22 @@ class WebChat:
         await self._record(external_id, None, reply)
         response.text = json.dumps({"messages": await self._lines(external_id, 0)})
         return response
+
+    async def _admit(self, request: web.Request, external_id: str) -> None:
+        """Refuse (429, localised) a new browser's first message past its address's cap."""
+        if self.newcomers.known(external_id):
+            return
+        async with self.store.transaction() as tx:
+            has_chat = await tx.org.identity(CHANNEL, external_id) is not None
+        address = request.remote or "unknown"
+        if has_chat or self.newcomers.admit(address):
+            self.newcomers.remember(external_id)
+            return
+        locale = request_locale(request, self.settings.default_locale)
+        raise web.HTTPTooManyRequests(
+            text=translate(locale, "web.too_many_new_chats"),
+            headers={"Retry-After": str(self.newcomers.retry_after(address))},
+        )
 
     async def _record(self, external_id: str, echo: str | None, reply: Reply) -> None:
         async with self.store.transaction() as tx:
