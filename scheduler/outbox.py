@@ -28,6 +28,8 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60.0
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""At shutdown, how long sends already under way may take to finish and be recorded."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,15 @@ class OutboxDrainer:
         chunk = max(1, self.in_flight_limit // 2)
         in_flight: set[asyncio.Task[Outcome]] = set()
         done: list[Outcome] = []
+        try:
+            return await self._pump_loop(chunk, in_flight, done)
+        except asyncio.CancelledError:
+            await self._wind_down(in_flight, done)
+            raise
+
+    async def _pump_loop(
+        self, chunk: int, in_flight: set[asyncio.Task[Outcome]], done: list[Outcome]
+    ) -> int:
         handled = 0
         exhausted = False
         while True:
@@ -114,16 +125,29 @@ class OutboxDrainer:
             if not in_flight and not done:
                 return handled
             if in_flight:
-                finished, in_flight = await asyncio.wait(
-                    in_flight, return_when=asyncio.FIRST_COMPLETED
-                )
+                finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight -= finished  # in place: a cancelled pump winds down what is left
                 done += [task.result() for task in finished]
             # Record a half-batch at a time (or whatever is left at the end): rows stay "in
             # flight", counted against the limit, until their outcome is in the database.
             if len(done) >= chunk or (not in_flight and done) or exhausted:
                 await self._record(done)
                 handled += len(done)
-                done = []
+                done.clear()
+
+    async def _wind_down(self, in_flight: set[asyncio.Task[Outcome]], done: list[Outcome]) -> None:
+        """At shutdown: let sends under way finish briefly, record what is known, cancel the rest.
+
+        A cancelled send's row stays claimed and goes out again once its lease runs out.
+        """
+        finished: set[asyncio.Task[Outcome]] = set()
+        if in_flight:
+            finished, pending = await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        done += [t.result() for t in finished if not t.cancelled() and t.exception() is None]
+        await self._record(done)
 
     async def _claim(self, limit: int) -> list[OutboxRow]:
         async with self.store.transaction() as tx:

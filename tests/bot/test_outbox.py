@@ -1,11 +1,14 @@
 """Round invitations travel through the outbox to the person's web chat, once."""
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.app import SERVICES
+from bot.channels.base import OutboundMessage, Sent
+from scheduler import outbox
 from storage import models as m
 from tests.services import link_web, open_round, seed, services_on
 from tests.webchat import ChatUser, running_app
@@ -73,3 +76,51 @@ async def test_a_round_opened_late_in_the_evening_invites_after_the_quiet_hours(
     assert (again.invited, again.queued) == (0, 0)  # opening again invites nobody twice
     assert sorted(queued) == sorted(linked)
     assert set(queued.values()) == {datetime(2026, 11, 24, 6, 0, tzinfo=UTC)}  # 07:00 Oslo
+
+
+class SlowSender:
+    """A channel that takes `delay` seconds to send each message."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.started = asyncio.Event()
+        self.sent: list[int | None] = []
+
+    async def send(self, message: OutboundMessage) -> Sent:
+        self.started.set()
+        await asyncio.sleep(self.delay)
+        self.sent.append(message.outbox_id)
+        return Sent()
+
+
+async def stop_mid_send(db_url: str, sender: SlowSender) -> dict[str, str]:
+    """Invitations for two web chats; the drainer is stopped while sending; outbox statuses."""
+    async with services_on(db_url) as services:
+        await seed(services)
+        for name in ("Ingrid Berg", "Nina Solberg"):
+            await link_web(services, f"web-{name}", name)
+        services.drainer.senders["web"] = sender
+        await open_round(services, anonymous=False)
+        drainer = asyncio.create_task(services.drainer.run(0.05))
+        await asyncio.wait_for(sender.started.wait(), 10)
+        drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drainer
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # no send left running
+        async with services.store.transaction() as tx:
+            return {k: s for k, s in (await tx.outbox.statuses()).items() if "invitation" in k}
+
+
+async def test_a_stopping_drainer_records_the_sends_under_way(db_url):
+    sender = SlowSender(0.3)
+    statuses = await stop_mid_send(db_url, sender)
+    assert len(sender.sent) == 2
+    assert list(statuses.values()) == ["sent", "sent"]  # not sent again after the lease
+
+
+async def test_a_send_that_hangs_at_shutdown_is_cancelled_and_its_row_kept(db_url, monkeypatch):
+    monkeypatch.setattr(outbox, "SHUTDOWN_GRACE_SECONDS", 0.1)
+    sender = SlowSender(3600)
+    statuses = await stop_mid_send(db_url, sender)
+    assert sender.sent == []
+    assert sorted(statuses.values()) == ["pending", "pending"]  # sent once the lease runs out
