@@ -8,6 +8,7 @@ template each test database is created from.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import uuid
@@ -60,13 +61,22 @@ def db_url(template_db: str, tmp_path: Path) -> Iterator[str]:
         target = tmp_path / "test.db"
         shutil.copyfile(source, target)
         yield f"sqlite:///{target}"
+        collect_leftovers()
         return
     name = f"{template_db.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:10]}"
     asyncio.run(
         _pg_admin(template_db, f'CREATE DATABASE "{name}" TEMPLATE "{_db_name(template_db)}"')
     )
     yield template_db.rsplit("/", 1)[0] + "/" + name
+    collect_leftovers()
     asyncio.run(_pg_admin(template_db, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def collect_leftovers() -> None:
+    """Finalise what a test left behind (say a connection of a cancelled task) now, between
+    tests: collected later, inside another test's database call, SQLAlchemy's clean-up of an
+    async connection would await on that test's behalf and can break its call."""
+    gc.collect()
 
 
 def _db_name(url: str) -> str:
