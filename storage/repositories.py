@@ -464,6 +464,8 @@ class RoundRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._anonymous: dict[int, bool] = {}
+        """Round -> anonymous, as read in this transaction (it never changes once created)."""
 
     async def create(
         self,
@@ -509,7 +511,19 @@ class RoundRepository:
             .where(m.RoundUnit.round_id == round_id)
             .order_by(m.RoundUnit.unit_id)
         )
+        self._anonymous[round_id] = row.anonymous
         return _round(row, version, list(units))
+
+    async def is_anonymous(self, round_id: int) -> bool | None:
+        """Whether a round is anonymous (None: no such round)."""
+        if round_id not in self._anonymous:
+            found = await self.session.scalar(
+                select(m.Round.anonymous).where(m.Round.id == round_id)
+            )
+            if found is None:
+                return None
+            self._anonymous[round_id] = found
+        return self._anonymous[round_id]
 
     async def by_name(self, name: str) -> RoundRecord | None:
         """The round with this name (check-ins are named after their unit and period)."""
@@ -803,6 +817,9 @@ class ConversationRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._focus: dict[int, int | None] = {}
+        """Person -> round in focus, as this transaction's `lock` read or `set_focus` wrote."""
+        self._held: list[m.DialogStateRow] = []
 
     async def lock(self, person_id: int) -> int | None:
         """Lock the person's conversation row for this transaction; returns the round in focus.
@@ -810,17 +827,27 @@ class ConversationRepository:
         On PostgreSQL this is SELECT ... FOR UPDATE; on SQLite the transaction already holds
         the write lock (BEGIN IMMEDIATE), so two processes still handle one event at a time.
         """
-        # Two first events at once must not both insert: the loser waits, then locks.
-        await self.session.execute(
-            insert_for(self.session)(m.Conversation)
-            .values(person_id=person_id, updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["person_id"])
+        # One upsert: it creates the row or, on PostgreSQL, locks the existing one (two first
+        # events at once: the loser waits for the winner's row). The "update" writes the value
+        # the row has, so an event that changes nothing leaves the row as it was.
+        insert = insert_for(self.session)(m.Conversation).values(
+            person_id=person_id, updated_at=utcnow()
         )
-        query = select(m.Conversation.round_id).where(m.Conversation.person_id == person_id)
-        return await self.session.scalar(query.with_for_update())
+        upsert = insert.on_conflict_do_update(
+            index_elements=["person_id"], set_={"person_id": insert.excluded.person_id}
+        ).returning(m.Conversation.round_id)
+        focus: int | None = (await self.session.execute(upsert)).scalar_one()
+        self._focus[person_id] = focus
+        return focus
 
-    async def focus(self, person_id: int) -> int | None:
-        """The round in focus, without locking or creating anything (the person may be gone)."""
+    async def focus(self, person_id: int, known: bool = False) -> int | None:
+        """The round in focus, without locking or creating anything (the person may be gone).
+
+        `known`: answer from this transaction's own `lock` and `set_focus` when it has used
+        them for the person (for callers that changed the row no other way meanwhile).
+        """
+        if known and person_id in self._focus:
+            return self._focus[person_id]
         return await self.session.scalar(
             select(m.Conversation.round_id).where(m.Conversation.person_id == person_id)
         )
@@ -832,11 +859,16 @@ class ConversationRepository:
             .where(m.Conversation.person_id == person_id)
             .values(round_id=round_id, updated_at=utcnow())
         )
+        self._focus[person_id] = round_id
 
     async def state(self, person_id: int, round_id: int) -> dict[str, Any] | None:
         """The stored dialog state, if the person has started this round."""
         row = await self.session.get(m.DialogStateRow, (person_id, round_id))
-        return dict(row.state) if row else None
+        if row is None:
+            return None
+        # Held, so the session's (weak) identity map answers a second read without SQL.
+        self._held.append(row)
+        return dict(row.state)
 
     async def save_state(self, person_id: int, round_id: int, state: dict[str, Any]) -> None:
         """Store the dialog state (so a restart between two answers loses nothing)."""

@@ -103,9 +103,12 @@ class ConversationService:
                     None,
                     self.default_locale,
                 )
-            locale = await self._locale(tx, person)
+            answer = isinstance(event, ENGINE_EVENTS)
+            locale = await self._answer_locale(tx, person, focus) if answer else None
+            locale = locale or await self._locale(tx, person)
             messages = await self._dispatch(tx, person, locale, focus, event, now)
-            after = await tx.conversations.focus(person.id)
+            # An answer changes the focus only through set_focus (a command may delete it all).
+            after = await tx.conversations.focus(person.id, known=answer)
             anonymous = await self._anonymous_round(tx, focus, after, event)
             if not isinstance(event, ENGINE_EVENTS):  # answers change no language or unit
                 locale = await self._locale(tx, person, fresh=True)
@@ -116,10 +119,8 @@ class ConversationService:
     ) -> int | None:
         candidates = [before, after, event.round_id if isinstance(event, BeginRound) else None]
         for round_id in dict.fromkeys(candidates):  # each round once (usually before == after)
-            if round_id is not None:
-                round_ = await tx.rounds.get(round_id)
-                if round_ is not None and round_.anonymous:
-                    return round_id
+            if round_id is not None and await tx.rounds.is_anonymous(round_id):
+                return round_id
         return None
 
     async def locale_of(self, channel: str, external_id: str) -> str | None:
@@ -411,6 +412,15 @@ class ConversationService:
             choices.append(RoundChoice(round_.id, title, translate(locale, "service.begin")))
         key = "service.open_rounds" if choices else "service.no_open_rounds"
         return Invitation(key, translate(locale, key), tuple(choices))
+
+    @staticmethod
+    async def _answer_locale(
+        tx: Transaction, person: PersonRecord, focus: int | None
+    ) -> str | None:
+        """An answer goes on in the language its questionnaire is asked in (no unit lookups)."""
+        stored = await tx.conversations.state(person.id, focus) if focus is not None else None
+        chosen = stored.get("locale") if stored else None
+        return chosen if isinstance(chosen, str) and chosen in LOCALES else None
 
     async def _locale(self, tx: Transaction, person: PersonRecord, fresh: bool = False) -> str:
         if fresh:

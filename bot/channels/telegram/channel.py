@@ -342,9 +342,8 @@ class TelegramChannel:
             if isinstance(message, engine.Ask | engine.Summary):
                 prompt = sent.message_id
         async with self.store.transaction() as tx:
-            ref = await tx.org.conversation_ref(identity_id)
-            ref.update({"chat_id": chat_id, "prompt": prompt})
-            await tx.org.set_conversation_ref(identity_id, ref)
+            # The whole of a Telegram reference: written without reading it first.
+            await tx.org.set_conversation_ref(identity_id, {"chat_id": chat_id, "prompt": prompt})
 
     async def _mark_unreachable(self, chat_id: int, reason: str) -> None:
         async with self.store.transaction() as tx:
