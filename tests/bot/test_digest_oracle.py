@@ -34,6 +34,7 @@ from bot.services.checkins import CheckinService
 from bot.services.digest import DigestService, Period
 from bot.services.digest_render import render_json, render_text
 from bot.services.messages import BeginRound
+from bot.web.insight import awareness_rows
 from dialogs.engine import Ask, Choose, Skip, Submit, Summary
 from dialogs.model import AnswerValue, LocalizedText, MeasureStatus, Role
 from dialogs.plan import MeasureSpec
@@ -636,9 +637,9 @@ async def test_digests_of_a_generated_organisation_match_the_oracle(db_url):
         ids = await write_world(services, world)
         checkins = CheckinService(services.store, services.catalog, settings)
         await open_and_answer(services, checkins, world, ids, rng)
-        digests = await DigestService(services.store, settings).for_all_leaders(
-            Period.of_week(WEEK, "Europe/Oslo")
-        )
+        period = Period.of_week(WEEK, "Europe/Oslo")
+        digests = await DigestService(services.store, settings).for_all_leaders(period)
+        map_n = await whole_map(services, settings, period)
     expected = expected_digests(world)
     leader_of = {ids[our]: our for our in world.leaders}
     assert sorted(leader_of[d.leader_id] for d in digests) == sorted(expected)
@@ -656,8 +657,29 @@ async def test_digests_of_a_generated_organisation_match_the_oracle(db_url):
                 shown_n[figure["measure"], section["unit"]] = figure["n"]
         check_text(render_text(digest, "nb"), got)
 
+    # The admin's awareness map shows every digest figure with the same n, and more units.
+    assert set(shown_n) <= set(map_n)
+    assert all(map_n[key] == n for key, n in shown_n.items())
+    shown_n.update(map_n)
     check_no_subtraction_reveals(world, shown_n)
     check_the_data_exercises_the_rules(world, expected)
+
+
+async def whole_map(services: Any, settings: Any, period: Period) -> dict[tuple[str, str], int]:
+    """(measure, unit) -> n of every figure the dashboard's awareness map shows an admin."""
+    async with services.store.transaction() as tx:
+        facts = await DigestService(services.store, settings).facts(tx, period)
+    rows, measures = awareness_rows(facts, set(facts.units), "nb")
+    unit_by_name = {unit.name.get("nb"): unit_id for unit_id, unit in facts.units.items()}
+    shown = {}
+    for name, _depth, cells in rows:
+        for slug, cell in zip(measures, cells, strict=True):
+            found = re.search(r"\(n = (\d+)\)$", cell.text)
+            assert (found is None) == cell.hidden or cell.text == "–", cell
+            if found:
+                shown[slug, unit_by_name[name]] = int(found[1])
+    assert shown, "the map shows no figure: the check is empty"
+    return shown
 
 
 def check_text(text: str, digest: dict[str, Any]) -> None:
