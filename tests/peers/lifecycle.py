@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
 
-class Started:
+class Started(ABC):
     """A peer started on entering an `async with` block and stopped on leaving it."""
 
+    @abstractmethod
     async def start(self) -> object:
         """Listen (and wait until ready)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def stop(self) -> None:
         """Stop listening and release what `start` took."""
-        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         await self.start()
