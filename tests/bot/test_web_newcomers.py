@@ -18,41 +18,43 @@ async def web_identities(server) -> int:
 
 
 async def test_the_fourth_new_browser_from_one_address_is_refused_and_stores_nothing(db_url):
-    async with running_app(db_url, seed=True, web_new_chats_per_hour=3) as server:
-        async with (
-            ChatUser.on(server) as first,
-            ChatUser.on(server) as second,
-            ChatUser.on(server) as third,
-            ChatUser.on(server) as fourth,
-        ):
-            for browser in (first, second, third):
-                assert await browser.say("hei")  # the bot asks for an invite code
-            assert await web_identities(server) == 3
-            refused = await fourth.client.post(
-                "/chat/api/send",
-                json={"type": "text", "text": "hei"},
-                headers={"Accept-Language": "nn-NO,nn;q=0.9"},
-            )
-            assert refused.status == 429
-            assert await refused.text() == translate("nn", "web.too_many_new_chats")
-            assert 0 < int(refused.headers["Retry-After"]) <= WINDOW_SECONDS + 1
-            assert await web_identities(server) == 3
-            # A browser that has a chat goes on as before.
-            assert await first.say("/help")
-            assert await web_identities(server) == 3
+    async with (
+        running_app(db_url, seed=True, web_new_chats_per_hour=3) as server,
+        ChatUser.on(server) as first,
+        ChatUser.on(server) as second,
+        ChatUser.on(server) as third,
+        ChatUser.on(server) as fourth,
+    ):
+        for browser in (first, second, third):
+            assert await browser.say("hei")  # the bot asks for an invite code
+        assert await web_identities(server) == 3
+        refused = await fourth.client.post(
+            "/chat/api/send",
+            json={"type": "text", "text": "hei"},
+            headers={"Accept-Language": "nn-NO,nn;q=0.9"},
+        )
+        assert refused.status == 429
+        assert await refused.text() == translate("nn", "web.too_many_new_chats")
+        assert 0 < int(refused.headers["Retry-After"]) <= WINDOW_SECONDS + 1
+        assert await web_identities(server) == 3
+        # A browser that has a chat goes on as before.
+        assert await first.say("/help")
+        assert await web_identities(server) == 3
 
 
 async def test_a_browser_with_a_chat_is_never_limited_after_a_restart(db_url):
-    async with running_app(db_url, seed=True) as server:
-        async with ChatUser.on(server) as kari:
-            await kari.be("Kari Nordmann")
-            cookies = kari.client.session.cookie_jar.filter_cookies(server.make_url("/"))
-    async with running_app(db_url, web_new_chats_per_hour=1) as server:
-        async with ChatUser.on(server) as stranger, ChatUser.on(server) as kari_again:
-            assert await stranger.say("hei")  # uses the address's one new chat
-            kari_again.client.session.cookie_jar.update_cookies(cookies)
-            said = await kari_again.say("/help")
-            assert said and said[0]["text"] != translate("nb", "web.too_many_new_chats")
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as kari:
+        await kari.be("Kari Nordmann")
+        cookies = kari.client.session.cookie_jar.filter_cookies(server.make_url("/"))
+    async with (
+        running_app(db_url, web_new_chats_per_hour=1) as server,
+        ChatUser.on(server) as stranger,
+        ChatUser.on(server) as kari_again,
+    ):
+        assert await stranger.say("hei")  # uses the address's one new chat
+        kari_again.client.session.cookie_jar.update_cookies(cookies)
+        said = await kari_again.say("/help")
+        assert said and said[0]["text"] != translate("nb", "web.too_many_new_chats")
 
 
 def test_the_window_slides():
