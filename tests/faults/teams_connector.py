@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.peers.lifecycle import Started
-from tests.peers.telegram_api import Fault
+from tests.peers.telegram_api import Fault, applied_faults
 
 # botbuilder's ConnectorClient posts a turn's replies and proactive messages to
 # `{serviceUrl}/v3/conversations/{id}/activities[/{replyToId}]`, updates cards with PUT on
@@ -122,14 +121,7 @@ class BotConnectorStandIn(Started):
         conversation = request.match_info["conversation"]
         call = ConnectorCall(request.method, conversation, await request.json(), time.monotonic())
         self.calls.append(call)
-        for fault in list(self.faults):
-            if not fault.matches(request.method, conversation):
-                continue
-            fault.hits += 1
-            if fault.exhausted:
-                self.cancel(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
+        async for fault in applied_faults(self.faults, request.method, conversation):
             if fault.status is not None:
                 call.status = fault.status
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}

@@ -13,7 +13,7 @@ import re
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -875,6 +875,24 @@ class Fault:
         return ApiError(self.status, description, retry)
 
 
+async def applied_faults(
+    faults: list[Fault], method: str, key: int | str | None
+) -> AsyncIterator[Fault]:
+    """The rules matching a request, each counted, removed once used up and its delay waited.
+
+    The caller gives the answer the rule asks for (and may stop at the first that answers).
+    """
+    for fault in list(faults):
+        if not fault.matches(method, key):
+            continue
+        fault.hits += 1
+        if fault.exhausted and fault in faults:
+            faults.remove(fault)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        yield fault
+
+
 class _Window:
     """A sliding window admitting `rate` requests per second (below 1: one per 1/rate s)."""
 
@@ -1572,14 +1590,7 @@ class TelegramApiStandIn(Started):
 
     async def _apply_faults(self, call: Call) -> Literal["before", "after"] | None:
         """Apply matching fault rules: delays, error answers; returns a hang-up to do, if any."""
-        for fault in list(self.faults):
-            if not fault.matches(call.method, call.chat_id):
-                continue
-            fault.hits += 1
-            if fault.exhausted:
-                self.cancel(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
+        async for fault in applied_faults(self.faults, call.method, call.chat_id):
             if (error := fault.error()) is not None:
                 raise error
             if fault.drop is not None:
