@@ -826,17 +826,24 @@ class ConversationRepository:
 
         On PostgreSQL this is SELECT ... FOR UPDATE; on SQLite the transaction already holds
         the write lock (BEGIN IMMEDIATE), so two processes still handle one event at a time.
+        Locking never writes the row (an upsert would: on PostgreSQL its new transaction id
+        would undo what `RoundRepository.blur_completions` did for anonymous rounds).
         """
-        # One upsert: it creates the row or, on PostgreSQL, locks the existing one (two first
-        # events at once: the loser waits for the winner's row). The "update" writes the value
-        # the row has, so an event that changes nothing leaves the row as it was.
-        insert = insert_for(self.session)(m.Conversation).values(
-            person_id=person_id, updated_at=utcnow()
+        query = (
+            select(m.Conversation.round_id)
+            .where(m.Conversation.person_id == person_id)
+            .with_for_update()
         )
-        upsert = insert.on_conflict_do_update(
-            index_elements=["person_id"], set_={"person_id": insert.excluded.person_id}
-        ).returning(m.Conversation.round_id)
-        focus: int | None = (await self.session.execute(upsert)).scalar_one()
+        found = (await self.session.execute(query)).first()
+        if found is None:
+            # Two first events at once must not both insert: the loser waits, then locks.
+            await self.session.execute(
+                insert_for(self.session)(m.Conversation)
+                .values(person_id=person_id, updated_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["person_id"])
+            )
+            found = (await self.session.execute(query)).first()
+        focus: int | None = found[0] if found else None
         self._focus[person_id] = focus
         return focus
 
