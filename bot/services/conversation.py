@@ -417,7 +417,13 @@ class ConversationService:
     async def _answer_locale(
         tx: Transaction, person: PersonRecord, focus: int | None
     ) -> str | None:
-        """An answer goes on in the language its questionnaire is asked in (no unit lookups)."""
+        """An answer's language without reading units: None when the person has their own.
+
+        Otherwise the language the questionnaire in focus is asked in (a unit's language
+        changed meanwhile shows from the next questionnaire on).
+        """
+        if person.locale:
+            return None  # _locale reads nothing for it
         stored = await tx.conversations.state(person.id, focus) if focus is not None else None
         chosen = stored.get("locale") if stored else None
         return chosen if isinstance(chosen, str) and chosen in LOCALES else None

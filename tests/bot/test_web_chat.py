@@ -1,9 +1,12 @@
 """The example questionnaire answered through the web chat's HTTP API, checked in the database."""
 
+import dataclasses
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from bot.app import SERVICES
+from dialogs.i18n import translate
 from storage import models as m
 from storage.database import create_engine, session_factory
 from tests.webchat import ChatUser, running_app
@@ -191,3 +194,21 @@ async def test_the_transcript_keeps_no_answer_of_an_anonymous_round(db_url):
     for answer in ("Nyttig dag", "Ingen tid", "Sykehus", '"12"'):
         assert answer not in stored, answer
     assert "Takk for svarene" in stored  # what came after the submit is kept
+
+
+async def test_a_questionnaire_goes_on_in_the_language_it_started_in(db_url):
+    """Synnøve has no language of her own; her unit's changes mid-questionnaire."""
+    async with running_app(db_url, seed=True) as server, ChatUser.on(server) as user:
+        greeting = await user.be("Synnøve Aas")  # heimetenesta-nordbygda has locale nn
+        round_id = greeting[-1]["rounds"][0]["round_id"]
+        asked = await user.send(type="begin", round_id=round_id)
+        assert "Vil du vere med?" in asked[-1]["text"]
+        asked = await user.choose("yes")
+        assert asked[-1]["text"] == "Kvar jobbar du?"
+        async with server.app[SERVICES].store.transaction() as tx:
+            unit = await tx.org.unit("heimetenesta-nordbygda")
+            await tx.org.upsert_unit(dataclasses.replace(unit, locale="en"), "team")
+        said = await user.say("kanskje")  # text to a button question: refused in nynorsk
+        assert said[0]["text"] == translate("nn", "engine.invalid.use_buttons")
+        offered = await user.say("/start")  # not an answer: the unit's new language
+        assert offered[-1]["text"] == translate("en", "service.open_rounds")
