@@ -106,7 +106,7 @@ class OutboxDrainer:
         done: list[Outcome] = []
         try:
             return await self._pump_loop(chunk, in_flight, done)
-        except asyncio.CancelledError:
+        except BaseException:  # shutdown, or a database blip between two batches
             await self._wind_down(in_flight, done)
             raise
 
@@ -136,7 +136,9 @@ class OutboxDrainer:
                 done.clear()
 
     async def _wind_down(self, in_flight: set[asyncio.Task[Outcome]], done: list[Outcome]) -> None:
-        """At shutdown: let sends under way finish briefly, record what is known, cancel the rest.
+        """When pumping stops: let sends under way finish briefly, record them, cancel the rest.
+
+        Pumping stops at shutdown, or on an error between two batches (a database blip).
 
         A cancelled send's row stays claimed and goes out again once its lease runs out.
         """
@@ -147,7 +149,10 @@ class OutboxDrainer:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         done += [t.result() for t in finished if not t.cancelled() and t.exception() is None]
-        await self._record(done)
+        try:
+            await self._record(done)
+        except Exception:  # the caller's own error goes on; these rows are sent again later
+            log.exception("outbox: could not record %d outcomes while stopping", len(done))
 
     async def _claim(self, limit: int) -> list[OutboxRow]:
         async with self.store.transaction() as tx:

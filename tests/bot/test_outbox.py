@@ -4,9 +4,10 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from bot.app import SERVICES
+from bot.app import SERVICES, Services
 from bot.channels.base import OutboundMessage, Sent
 from scheduler import outbox
 from storage import models as m
@@ -79,36 +80,46 @@ async def test_a_round_opened_late_in_the_evening_invites_after_the_quiet_hours(
 
 
 class SlowSender:
-    """A channel that takes `delay` seconds to send each message."""
+    """A channel that takes `delay` seconds to send each message (`first` for the first)."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, first: float | None = None) -> None:
+        self.delays = [delay if first is None else first]
         self.delay = delay
         self.started = asyncio.Event()
         self.sent: list[int | None] = []
 
     async def send(self, message: OutboundMessage) -> Sent:
         self.started.set()
-        await asyncio.sleep(self.delay)
+        await asyncio.sleep(self.delays.pop() if self.delays else self.delay)
         self.sent.append(message.outbox_id)
         return Sent()
 
 
+async def invitations_for_two(services: Services, sender: SlowSender) -> None:
+    """Invitations queued for two web chats, which `sender` delivers."""
+    await seed(services)
+    for name in ("Ingrid Berg", "Nina Solberg"):
+        await link_web(services, f"web-{name}", name)
+    services.drainer.senders["web"] = sender
+    await open_round(services, anonymous=False)
+
+
+async def invitation_statuses(services: Services) -> dict[str, str]:
+    assert asyncio.all_tasks() == {asyncio.current_task()}  # no send left running
+    async with services.store.transaction() as tx:
+        return {k: s for k, s in (await tx.outbox.statuses()).items() if "invitation" in k}
+
+
 async def stop_mid_send(db_url: str, sender: SlowSender) -> dict[str, str]:
-    """Invitations for two web chats; the drainer is stopped while sending; outbox statuses."""
+    """The drainer is stopped while sending two invitations; their outbox statuses."""
     async with services_on(db_url) as services:
-        await seed(services)
-        for name in ("Ingrid Berg", "Nina Solberg"):
-            await link_web(services, f"web-{name}", name)
-        services.drainer.senders["web"] = sender
-        await open_round(services, anonymous=False)
+        await invitations_for_two(services, sender)
         drainer = asyncio.create_task(services.drainer.run(0.05))
         await asyncio.wait_for(sender.started.wait(), 10)
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
-        assert asyncio.all_tasks() == {asyncio.current_task()}  # no send left running
-        async with services.store.transaction() as tx:
-            return {k: s for k, s in (await tx.outbox.statuses()).items() if "invitation" in k}
+        return await invitation_statuses(services)
 
 
 async def test_a_stopping_drainer_records_the_sends_under_way(db_url):
@@ -124,3 +135,24 @@ async def test_a_send_that_hangs_at_shutdown_is_cancelled_and_its_row_kept(db_ur
     statuses = await stop_mid_send(db_url, sender)
     assert sender.sent == []
     assert sorted(statuses.values()) == ["pending", "pending"]  # sent once the lease runs out
+
+
+async def test_a_database_error_between_batches_still_records_the_sends_under_way(db_url):
+    sender = SlowSender(0.5, first=0.05)  # one sent, one under way when the next claim fails
+    async with services_on(db_url, outbox_concurrency=8) as services:  # room for a 2nd batch
+        await invitations_for_two(services, sender)
+        drainer = services.drainer
+        claim, claims = drainer._claim, []
+
+        async def claim_then_fail(limit: int) -> list:
+            claims.append(limit)
+            if len(claims) > 1:  # the next batch, while the first two are being sent
+                raise ConnectionError("database gone")
+            return await claim(limit)
+
+        drainer._claim = claim_then_fail  # type: ignore[method-assign]
+        with pytest.raises(ConnectionError):
+            await drainer._pump()
+        statuses = await invitation_statuses(services)
+    assert len(claims) == 2 and len(sender.sent) == 2
+    assert list(statuses.values()) == ["sent", "sent"]
