@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from aiohttp.test_utils import make_mocked_request
 from sqlalchemy import func, select
 
 from bot.app import SERVICES
-from bot.channels.web.newcomers import WINDOW_SECONDS, NewcomerLimit
+from bot.channels.web.newcomers import WINDOW_SECONDS, NewcomerLimit, client_address
 from dialogs.i18n import translate
 from storage import models as m
 from tests.webchat import ChatUser, running_app
@@ -66,3 +67,37 @@ def test_the_window_slides():
     now[0] = WINDOW_SECONDS + 0.5
     assert limit.admit("a")  # the first two have left the window
     assert limit.admit("a") and not limit.admit("a")
+
+
+def test_the_address_counted_is_the_peer_or_what_a_local_proxy_saw():
+    def seen(remote: str, forwarded: str | None = None) -> str:
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        request = make_mocked_request("POST", "/", headers=headers)
+        return client_address(request.clone(remote=remote))
+
+    assert seen("203.0.113.5", "198.51.100.7") == "203.0.113.5"  # only a local proxy is trusted
+    assert seen("127.0.0.1", "198.51.100.7, 192.0.2.44") == "192.0.2.44"  # the proxy's own entry
+    assert seen("::1", "2001:db8:1:2:3::9") == "2001:db8:1:2::/64"
+    assert seen("2001:db8::1") == seen("2001:db8::ffff") == "2001:db8::/64"
+    assert seen("::ffff:192.0.2.1") == "192.0.2.1"
+    assert seen("127.0.0.1") == "127.0.0.1"
+
+
+async def test_behind_a_local_proxy_each_forwarded_address_has_its_own_cap(db_url):
+    async with (
+        running_app(db_url, seed=True, web_new_chats_per_hour=1) as server,
+        ChatUser.on(server) as first,
+        ChatUser.on(server) as second,
+        ChatUser.on(server) as third,
+    ):
+        statuses = []
+        browsers = ((first, "198.51.100.1"), (second, "198.51.100.2"), (third, "198.51.100.1"))
+        for browser, address in browsers:
+            sent = await browser.client.post(
+                "/chat/api/send",
+                json={"type": "text", "text": "hei"},
+                headers={"X-Forwarded-For": address},
+            )
+            statuses.append(sent.status)
+        assert statuses == [200, 200, 429]
+        assert await web_identities(server) == 2

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+
+from aiohttp import web
 
 WINDOW_SECONDS = 3600.0
 MAX_ADDRESSES = 10_000
@@ -60,3 +63,32 @@ class NewcomerLimit:
         if not starts:
             return 0
         return max(1, int(starts[0] + WINDOW_SECONDS - self.clock()) + 1)
+
+
+def client_address(request: web.Request) -> str:
+    """Whom a request comes from, for the cap.
+
+    The peer's address; behind a reverse proxy on this machine (a loopback peer), the address
+    that proxy saw (the last X-Forwarded-For entry: the one it wrote itself). An IPv6 address
+    counts by its /64, within which one client can change addresses at will.
+    """
+    peer = _ip(request.remote or "")
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    if peer is not None and peer.is_loopback and forwarded:
+        peer = _ip(forwarded)
+        if peer is None:
+            return forwarded
+    if peer is None:
+        return request.remote or "unknown"
+    if isinstance(peer, ipaddress.IPv6Address):
+        if peer.ipv4_mapped is not None:
+            return str(peer.ipv4_mapped)
+        return str(ipaddress.IPv6Network((peer, 64), strict=False))
+    return str(peer)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None

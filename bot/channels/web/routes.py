@@ -15,7 +15,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.channels.actions import ActionError, translate_event
-from bot.channels.web.newcomers import NewcomerLimit
+from bot.channels.web.newcomers import NewcomerLimit, client_address
 from bot.channels.web.render import render_message
 from bot.services.conversation import ConversationService, Reply
 from bot.settings import Settings
@@ -165,7 +165,7 @@ class WebChat:
             return
         async with self.store.transaction() as tx:
             has_chat = await tx.org.identity(CHANNEL, external_id) is not None
-        address = request.remote or "unknown"
+        address = client_address(request)
         if has_chat or self.newcomers.admit(address):
             self.newcomers.remember(external_id)
             return
