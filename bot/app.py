@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -150,8 +149,7 @@ def create_app(
         yield
         await scheduler.stop()
         drainer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await drainer
+        await asyncio.wait({drainer})  # its wind-down; a cancel of this clean-up still goes on
         if telegram is not None:
             await telegram.stop()
         await services.store.close()
